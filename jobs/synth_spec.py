@@ -1,0 +1,206 @@
+"""Typed parameters of the synthetic population generator (`conf/synth.yaml`).
+
+The generator is data: archetypes of Caf households with their weights and the
+distributions of their attributes, plus the benefit scales. Calibrating the synthetic
+population on the published shares means editing this file, not the code.
+"""
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Weights = dict[str, Annotated[float, Field(ge=0.0)]]
+
+ACTIVITIES = {"EMPLOYED", "SELF_EMPLOYED", "STUDENT", "UNEMPLOYED", "RETIRED", "INACTIVE",
+              "APPRENTICE", "TRAINEE", "SCHOOL", "UNKNOWN"}
+RSA_REGIMES = {"none", "stable", "entering", "leaving", "in_out", "cycling"}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_weights(weights: Weights, allowed: set[str] | None, what: str) -> Weights:
+    if not weights or sum(weights.values()) <= 0:
+        raise ValueError(f"{what}: needs at least one positive weight")
+    if allowed is not None and (unknown := set(weights) - allowed):
+        raise ValueError(f"{what}: unknown values {sorted(unknown)}; allowed: {sorted(allowed)}")
+    return weights
+
+
+def parse_band(band: str) -> tuple[float, float]:
+    """'0' -> (0, 0); '0.4-0.6' -> (0.4, 0.6): a resources/SMIC band, lower-inclusive."""
+    lo, _, hi = band.partition("-")
+    low, high = float(lo), float(hi or lo)
+    if high < low:
+        raise ValueError(f"resources band {band!r}: upper bound below lower bound")
+    return low, high
+
+
+class Range(Strict):
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Range":
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) < min ({self.min})")
+        return self
+
+
+class Archetype(Strict):
+    """One kind of Caf household; every probability is per household over the period."""
+    weight: float = Field(gt=0)
+    couple: Probability
+    head_activity: Weights
+    partner_activity: Weights = {"EMPLOYED": 1.0}
+    children: Weights = {"0": 1.0}
+    eldest_child_age: Range = Range(min=0, max=0)
+    child_activity_16plus: Weights = {"STUDENT": 1.0}
+    head_age: Range
+    female_head: Probability = 0.5
+    resources_smic: Weights
+    rsa: Weights = {"none": 1.0}
+    pa: Probability = 0.0
+    housing_aid: Probability = 0.0
+    aah: Probability = 0.0
+    aeeh: Probability = 0.0
+    cmg: Probability = 0.0
+    guardianship: Probability = 0.0
+    alimony: Probability = 0.0
+    self_employment_change: Probability = 0.0
+    conlogetu: Probability = 0.0
+    proacc: Probability = 0.0
+    allowance: Probability = 0.0
+    downward_corrector: Probability = 0.0
+    dmde_risk: float = Field(default=1.0, gt=0)
+
+    @field_validator("head_activity", "partner_activity", "child_activity_16plus")
+    @classmethod
+    def _activities(cls, v: Weights, info) -> Weights:
+        return _check_weights(v, ACTIVITIES, info.field_name)
+
+    @field_validator("children")
+    @classmethod
+    def _children(cls, v: Weights) -> Weights:
+        _check_weights(v, {str(n) for n in range(7)}, "children")
+        return v
+
+    @field_validator("rsa")
+    @classmethod
+    def _rsa(cls, v: Weights) -> Weights:
+        return _check_weights(v, RSA_REGIMES, "rsa")
+
+    @field_validator("resources_smic")
+    @classmethod
+    def _bands(cls, v: Weights) -> Weights:
+        _check_weights(v, None, "resources_smic")
+        for band in v:
+            parse_band(band)
+        return v
+
+
+class AfScale(Strict):
+    by_children: list[float] = Field(min_length=3)     # index = number of children under the age limit
+    per_extra_child: float = Field(ge=0)
+    age_supplement: float = Field(ge=0)
+    supplement_from_age: int
+    age_limit: int
+    modulation: list[tuple[float, float]]              # (resources/SMIC from, factor), increasing
+
+
+class CfScale(Strict):
+    min_children: int
+    child_age_from: int
+    child_age_below: int
+    base: float
+    increased: float
+    increased_below_ratio: float
+    ceiling_ratio: float
+    differential_width: float
+
+
+class RsaScale(Strict):
+    single: float
+    second_person: float                # share of `single` added for the second person
+    further_person: float               # share added for each further person
+    max_ratio: float                    # no RSA above this resources/SMIC ratio
+    resources_rate: float               # share of resources deducted from the RSA
+    job_ratio_off_rsa: float            # resources/SMIC added in the months off RSA
+
+
+class PaScale(Strict):
+    max_eur: float
+    slope_per_smic: float
+    min_eur: float
+    min_ratio: float
+    max_ratio: float
+    per_child: float
+
+
+class HousingScale(Strict):
+    base: float
+    per_child: float
+    per_smic: float
+    min_eur: float
+
+
+class Scales(Strict):
+    af: AfScale
+    cf: CfScale
+    rsa: RsaScale
+    pa: PaScale
+    housing_aid: HousingScale
+    aah: float
+    aeeh: float
+    asf_per_child: float
+    paje_base: float
+    paje_child_below: int
+    paje_max_ratio: float
+    cmg: float
+    cmg_child_below: int
+    other_probability: Probability
+    other_eur: float
+    monthly_noise: float = Field(ge=0, lt=0.5)
+
+
+class Declarations(Strict):
+    verified_share: Probability
+    random_downward_share: Probability
+    corrector_gap_eur: Range
+    random_gap_eur: Range
+
+
+class Controls(Strict):
+    national_households: int = Field(gt=0)
+    dmde_per_year_national: int = Field(gt=0)
+    opbd_per_year_national: int = Field(gt=0)
+    opbd_min: int = Field(ge=0)
+    dmde_impact_share: Probability
+    on_site_share: Probability
+    other_per_year_share: Probability
+
+
+class SynthSpec(Strict):
+    entering_share: Probability
+    leaving_share: Probability
+    nationality: Weights
+    residence: Weights
+    other_events_per_year: float = Field(ge=0)
+    other_event_codes: list[str]
+    scales: Scales
+    declarations: Declarations
+    controls: Controls
+    archetypes: dict[str, Archetype]
+
+    @field_validator("nationality")
+    @classmethod
+    def _nationality(cls, v: Weights) -> Weights:
+        return _check_weights(v, {"FR", "EU", "NON_EU"}, "nationality")
+
+    @field_validator("residence")
+    @classmethod
+    def _residence(cls, v: Weights) -> Weights:
+        return _check_weights(v, {"URBAN", "PERIURBAN", "RURAL"}, "residence")

@@ -1,0 +1,67 @@
+"""Small Column helpers shared by the transforms: dates, ages and seeded randomness."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+_TWO_53 = 1 << 53
+
+
+def month_start(value: date | str) -> date:
+    """'2026-01' or any date in the month -> the first day of that month."""
+    if isinstance(value, str):
+        year, month = value[:7].split("-")
+        return date(int(year), int(month), 1)
+    return value.replace(day=1)
+
+
+def add_months(month: date, n: int) -> date:
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def completed_age(birth: Column | str, on: Column) -> Column:
+    """Completed years of age on a date, exact on birthdays (no day-count approximation)."""
+    birth = F.col(birth) if isinstance(birth, str) else birth
+    before_birthday = (F.month(on) < F.month(birth)) | (
+        (F.month(on) == F.month(birth)) & (F.dayofmonth(on) < F.dayofmonth(birth)))
+    return F.year(on) - F.year(birth) - before_birthday.cast("int")
+
+
+def uniform(seed: int, salt: str, *keys: Column) -> Column:
+    """A uniform draw in [0, 1) that depends only on (seed, salt, keys): reproducible anywhere."""
+    return F.pmod(F.xxhash64(F.lit(seed), F.lit(salt), *keys), F.lit(_TWO_53)) / float(_TWO_53)
+
+
+def cumulative(weights: Mapping[object, float]) -> tuple[list, list[float]]:
+    """Values with positive weight and the upper bounds of their cumulative shares."""
+    items = [(value, weight) for value, weight in weights.items() if weight > 0]
+    total, running, bounds = sum(w for _, w in items), 0.0, []
+    for _, weight in items:
+        running += weight / total
+        bounds.append(running)
+    return [value for value, _ in items], bounds
+
+
+def pick(u: Column, values: Column, bounds: Column) -> Column:
+    """The value whose cumulative-share interval holds the uniform draw `u`."""
+    below = F.size(F.filter(F.slice(bounds, 1, F.size(bounds) - 1), lambda b: b <= u))
+    return F.element_at(values, below + 1)
+
+
+def categorical(u: Column, weights: Mapping[object, float]) -> Column:
+    """Map a uniform draw to a value with the given (unnormalised) weights."""
+    values, bounds = cumulative(weights)
+    return pick(u, F.array(*[F.lit(v) for v in values]), F.array(*[F.lit(b) for b in bounds]))
+
+
+def by_key(key: Column, values: Mapping[str, Column | object], default: Column | None = None) -> Column:
+    """CASE key WHEN k THEN values[k] ... : per-archetype parameters as one Column."""
+    expr = None
+    for k, value in values.items():
+        value = value if isinstance(value, Column) else F.lit(value)
+        expr = F.when(key == k, value) if expr is None else expr.when(key == k, value)
+    return expr if default is None else expr.otherwise(default)

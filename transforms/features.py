@@ -1,0 +1,248 @@
+"""The 19 DMDE variables of a score month (DMDE.md §3, "Exact definitions").
+
+Each source is reduced to one row per household by conditional aggregation over the
+month's windows; the results are joined onto the scored population (the snapshot of M-1).
+Categorical variables get their modality code here, because their rule is logic (first
+match wins); banded variables keep the number, and `transforms.model` bands it from the
+model file. Every number behind a modality is kept, for explanations and audit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from transforms.columns import add_months, completed_age
+
+MEAN_BENEFITS = {"mean_af_eur": "AF", "mean_cf_eur": "CF", "mean_pa_eur": "PA", "mean_rsa_eur": "RSA"}
+WORKING = ("EMPLOYED", "SELF_EMPLOYED")
+ADULTS = ("HEAD", "PARTNER")
+# Children's activity, first match wins (lower = stronger); anything else is "other".
+CHILD_ACTIVITY_PRIORITY = {"INACTIVE": 1, "STUDENT": 2, "EMPLOYED": 4}
+CHILD_ACTIVITY_OTHER = 3
+CHILD_ACTIVITY_CODES = ["inactive", "student", "other", "employed"]
+ALLOWANCE_EVENTS = ("ABATTEMENT", "NEUTRALISATION")
+COUNTED_EVENTS = {"n_conlogetu": "CONLOGETU", "n_proacc": "PROACC", "n_volsoc": "VOLSOC"}
+MEAN_SCALE = "decimal(16,4)"   # a mean of cents over 12 months: 4 decimals keep every band decision
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The windows of score month M: W12 = M-12…M-1, W24 = M-24…M-1 (DMDE.md §2)."""
+    score_month: date
+    short_months: int = 12
+    long_months: int = 24
+
+    @property
+    def snapshot_month(self) -> date:
+        return add_months(self.score_month, -1)
+
+    @property
+    def as_of(self) -> date:
+        """Last day of M-1: the date situations (activity, guardianship) are read on."""
+        return self.score_month - timedelta(days=1)
+
+    @property
+    def w12_start(self) -> date:
+        return add_months(self.score_month, -self.short_months)
+
+    @property
+    def w24_start(self) -> date:
+        return add_months(self.score_month, -self.long_months)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The thresholds of DMDE.md §3 that are not band edges of the model file."""
+    child_adult_age: int = 19
+    child_working_age: int = 16
+    corrections_min_count: int = 2
+    corrections_min_mean_gap_eur: float = 150.0
+
+
+def _in(column: Column | str, start: date, end: date) -> Column:
+    column = F.col(column) if isinstance(column, str) else column
+    return column.between(F.lit(start), F.lit(end))
+
+
+def _count(condition: Column) -> Column:
+    return F.sum(F.when(condition, 1).otherwise(0))
+
+
+def population(households: DataFrame, cal: Calendar) -> DataFrame:
+    """Every household present in the monthly snapshot of M-1."""
+    return households.where(F.col("month") == F.lit(cal.snapshot_month)).select(
+        "household_id", "caf", "couple", "guardianship")
+
+
+def member_features(members: DataFrame, couples: DataFrame, cal: Calendar, rules: Rules) -> DataFrame:
+    """Activities on the as-of date, children's ages on the first day of M, self-employment in W24."""
+    as_of, m = F.lit(cal.as_of), F.lit(cal.score_month)
+    covers_as_of = (F.col("valid_from") <= as_of) & (F.col("valid_to").isNull() | (F.col("valid_to") >= as_of))
+    activity = F.coalesce(F.col("activity"), F.lit("UNKNOWN"))
+    role = F.col("role")
+    is_child = covers_as_of & (role == "CHILD")
+    age = completed_age("birth_date", m)
+    working_age_child = is_child & (age >= rules.child_working_age)
+    child_priority = F.when(working_age_child, F.coalesce(
+        F.element_at(F.create_map(*[x for k, v in CHILD_ACTIVITY_PRIORITY.items() for x in (F.lit(k), F.lit(v))]),
+                     activity), F.lit(CHILD_ACTIVITY_OTHER)))
+
+    self_employed = role.isin(*ADULTS) & (activity == "SELF_EMPLOYED")
+    w24_start = F.lit(cal.w24_start)
+    starts_or_ends_in_w24 = _in("valid_from", cal.w24_start, cal.as_of) | _in("valid_to", cal.w24_start, cal.as_of)
+    overlaps_w24 = (F.col("valid_from") <= as_of) & (F.col("valid_to").isNull() | (F.col("valid_to") >= w24_start))
+
+    def adult(which: str, condition: Column) -> Column:
+        return F.max(covers_as_of & (role == which) & condition)
+
+    per_household = members.groupBy("household_id").agg(
+        (adult("HEAD", activity == "RETIRED") | adult("PARTNER", activity == "RETIRED")).alias("any_retired"),
+        adult("PARTNER", activity == "INACTIVE").alias("partner_inactive"),
+        adult("HEAD", activity.isin(*WORKING)).alias("head_working"),
+        adult("PARTNER", activity.isin(*WORKING)).alias("partner_working"),
+        # one spell covers a date per member (spells of a member do not overlap)
+        _count(is_child & (age >= rules.child_adult_age)).alias("n_children_19_plus"),
+        _count(working_age_child).alias("n_children_16_plus"),
+        F.min(child_priority).alias("children_priority"),
+        _count(self_employed & starts_or_ends_in_w24).alias("n_self_employment_changes"),
+        _count(self_employed & overlaps_w24).alias("n_self_employment_spells"),
+    )
+    joined = couples.join(per_household, on="household_id", how="left")
+    is_couple = F.col("couple")
+    activity_code = (F.when(F.coalesce("any_retired", F.lit(False)), "retired")
+                     .when(is_couple & F.coalesce("partner_inactive", F.lit(False)), "partner_inactive")
+                     .when(is_couple & F.col("head_working") & F.col("partner_working"), "dual_earner")
+                     .otherwise("other"))
+    children_code = F.coalesce(
+        F.element_at(F.array(*[F.lit(c) for c in CHILD_ACTIVITY_CODES]), F.col("children_priority")),
+        F.lit("none_working_age"))
+    return joined.select(
+        "household_id",
+        activity_code.alias("activity_code"),
+        F.coalesce("n_children_19_plus", F.lit(0)).alias("n_children_19_plus"),
+        F.coalesce("n_children_16_plus", F.lit(0)).alias("n_children_16_plus"),
+        children_code.alias("children_activity_code"),
+        F.coalesce("n_self_employment_changes", F.lit(0)).alias("n_self_employment_changes"),
+        F.coalesce("n_self_employment_spells", F.lit(0)).alias("n_self_employment_spells"),
+    )
+
+
+def payment_features(payments: DataFrame, cal: Calendar) -> DataFrame:
+    """Means over W12 (sum / 12, a month without payment counts 0) and RSA changes over W24."""
+    in_w12 = _in("month", cal.w12_start, cal.snapshot_month)
+    in_w24 = _in("month", cal.w24_start, cal.snapshot_month)
+    month_index = (F.year("month") * 12 + F.month("month")) - (cal.w24_start.year * 12 + cal.w24_start.month)
+    rsa_paid = (F.col("benefit") == "RSA") & (F.col("amount_eur") > 0) & in_w24
+    # One bit per month of W24 where RSA was paid; a change is two neighbouring bits that differ.
+    rsa_months = F.bit_or(F.when(rsa_paid, F.pow(F.lit(2.0), month_index).cast("long")))
+    pairs = (1 << (cal.long_months - 1)) - 1
+
+    def mean(condition: Column) -> Column:
+        return (F.coalesce(F.sum(F.when(in_w12 & condition, F.col("amount_eur"))), F.lit(0)) / cal.short_months) \
+            .cast(MEAN_SCALE)
+
+    aggregated = payments.where(in_w24).groupBy("household_id").agg(
+        mean(F.lit(True)).alias("mean_total_benefits_eur"),
+        *[mean(F.col("benefit") == code).alias(name) for name, code in MEAN_BENEFITS.items()],
+        F.coalesce(rsa_months, F.lit(0).cast("long")).alias("rsa_months"),
+    )
+    return aggregated.select(
+        "household_id", "mean_total_benefits_eur", *MEAN_BENEFITS,
+        F.bit_count(F.col("rsa_months")).alias("n_rsa_months_w24"),
+        F.bit_count(F.col("rsa_months").bitwiseXOR(F.shiftright("rsa_months", 1)).bitwiseAND(F.lit(pairs))).alias("n_rsa_changes"),
+    )
+
+
+def resources_features(households: DataFrame, cal: Calendar, smic_eur: float) -> DataFrame:
+    """Mean monthly resources over the W12 months with a snapshot, over the SMIC of M-1."""
+    mean = households.where(_in("month", cal.w12_start, cal.snapshot_month)) \
+        .groupBy("household_id").agg(F.avg("resources_eur").alias("mean_resources_eur"))
+    return mean.select(
+        "household_id",
+        F.col("mean_resources_eur").cast("decimal(12,2)").alias("mean_resources_eur"),
+        # double: a ratio, compared with band edges like 0.4; documented in the README
+        (F.coalesce(F.col("mean_resources_eur").cast("double"), F.lit(0.0)) / smic_eur)
+        .alias("resources_smic_ratio"),
+    )
+
+
+def declaration_features(declarations: DataFrame, cal: Calendar, rules: Rules) -> DataFrame:
+    """DTRs of W24 (alimony, self-employment income) and unverified downward corrections of W12."""
+    in_w24 = _in("quarter_start", cal.w24_start, cal.as_of)
+    in_w12 = _in("quarter_start", cal.w12_start, cal.as_of)
+    gap = F.col("prefilled_eur") - F.col("declared_eur")
+    downward = in_w12 & F.col("corrected") & ~F.col("verified") & (gap > 0)
+    per_household = declarations.where(in_w24).groupBy("household_id").agg(
+        F.count(F.lit(1)).alias("n_dtr_w24"),
+        _count(F.col("alimony")).alias("n_dtr_alimony"),
+        _count(F.col("self_employment_eur") > 0).alias("n_dtr_self_employment"),
+        _count(downward).alias("n_corrections_w12"),
+        F.avg(F.when(downward, gap / 3)).cast("decimal(12,2)").alias("mean_correction_gap_eur"),
+    )
+    flagged = (F.col("n_corrections_w12") >= rules.corrections_min_count) & (
+        F.col("mean_correction_gap_eur") > rules.corrections_min_mean_gap_eur)
+    return per_household.select(
+        "*", F.when(flagged, "flagged").otherwise("other").alias("corrections_code"))
+
+
+def event_features(events: DataFrame, cal: Calendar) -> DataFrame:
+    """Allowance/neutralisation events in W12 and W24; counted events over W24."""
+    in_w24 = _in("event_date", cal.w24_start, cal.as_of)
+    in_w12 = _in("event_date", cal.w12_start, cal.as_of)
+    allowance = F.col("code").isin(*ALLOWANCE_EVENTS)
+    return events.where(in_w24).groupBy("household_id").agg(
+        _count(allowance & in_w12).alias("n_allowance_w12"),
+        _count(allowance).alias("n_allowance_w24"),
+        *[_count(F.col("code") == code).alias(name) for name, code in COUNTED_EVENTS.items()],
+    )
+
+
+def compute_features(households: DataFrame, members: DataFrame, payments: DataFrame,
+                     declarations: DataFrame, events: DataFrame, *, cal: Calendar,
+                     smic_eur: float, rules: Rules = Rules()) -> DataFrame:
+    """One row per household of the snapshot of M-1, with every variable's input."""
+    scored = population(households, cal)
+    by_member = member_features(members, scored.select("household_id", "couple"), cal, rules)
+    joined = (scored
+              .join(by_member, on="household_id", how="left")
+              .join(payment_features(payments, cal), on="household_id", how="left")
+              .join(resources_features(households, cal, smic_eur), on="household_id", how="left")
+              .join(declaration_features(declarations, cal, rules), on="household_id", how="left")
+              .join(event_features(events, cal), on="household_id", how="left"))
+
+    def zero(name: str, zero_value=0) -> Column:
+        return F.coalesce(F.col(name), F.lit(zero_value)).alias(name)
+
+    money_zero = F.lit(0).cast(MEAN_SCALE)
+    n_allowance_w12, n_allowance_w24 = zero("n_allowance_w12"), zero("n_allowance_w24")
+    allowance_code = (F.when(F.coalesce("n_allowance_w12", F.lit(0)) > 0, "w12")
+                      .when(F.coalesce("n_allowance_w24", F.lit(0)) > 0, "w24_only")
+                      .otherwise("none"))
+    n_dtr = F.coalesce("n_dtr_w24", F.lit(0))
+    alimony_code = (F.when(n_dtr == 0, "not_concerned")
+                    .when(F.col("n_dtr_alimony") > 0, "yes")
+                    .otherwise("no"))
+    practice = F.col("n_self_employment_spells") + F.coalesce("n_dtr_self_employment", F.lit(0))
+    return joined.select(
+        F.lit(cal.score_month).alias("score_month"),
+        "caf", "household_id",
+        "activity_code",
+        "n_children_19_plus",
+        "children_activity_code", "n_children_16_plus",
+        F.when(F.col("guardianship"), "yes").otherwise("no").alias("guardianship_code"),
+        zero("mean_total_benefits_eur", money_zero),
+        *[zero(name, money_zero) for name in MEAN_BENEFITS],
+        zero("mean_resources_eur", F.lit(0).cast("decimal(12,2)")),
+        zero("resources_smic_ratio", 0.0),
+        allowance_code.alias("allowance_code"), n_allowance_w12, n_allowance_w24,
+        alimony_code.alias("alimony_code"), zero("n_dtr_w24"), zero("n_dtr_alimony"),
+        "n_self_employment_changes",
+        practice.alias("n_self_employment_practice"),
+        F.coalesce("corrections_code", F.lit("other")).alias("corrections_code"),
+        zero("n_corrections_w12"), "mean_correction_gap_eur",
+        *[zero(name) for name in COUNTED_EVENTS],
+        zero("n_rsa_changes"), zero("n_rsa_months_w24"),
+    )

@@ -1,0 +1,122 @@
+"""Apply a scorecard model file to the features: generic, it names no variable.
+
+A model file (conf/models/*.yaml) lists variables, their modalities (a code for
+categorical inputs, an exact value or a band for numeric ones) and each modality's odds
+ratio in each model. Here that table becomes Column expressions: the modality of each
+variable, each model's log-odds and probability, the prorata-temporis blend and the
+explanation of the score. A new model version is a new file, not new code.
+"""
+from __future__ import annotations
+
+import math
+from datetime import date
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from jobs.config import Modality, ModelSpec, Variable
+
+TOP_FACTORS = 3
+
+
+def _matches(value: Column, modality: Modality) -> Column:
+    if modality.exact is not None:
+        return value == F.lit(modality.exact)
+    condition = F.lit(True)
+    if modality.lower is not None:
+        condition = condition & (value >= F.lit(modality.lower))
+    if modality.upper is not None:
+        condition = condition & (value < F.lit(modality.upper))
+    return condition
+
+
+def modality(variable: Variable) -> Column:
+    """The variable's modality code; null when the input matches none (never a catch-all)."""
+    value = F.col(variable.input)
+    if variable.kind == "categorical":
+        return F.when(value.isin(*variable.codes()), value)
+    expr = None
+    for m in variable.modalities:  # first match wins, in the file's order
+        expr = F.when(_matches(value, m), F.lit(m.code)) if expr is None else \
+            expr.when(_matches(value, m), F.lit(m.code))
+    return expr
+
+
+def with_modalities(features: DataFrame, spec: ModelSpec) -> DataFrame:
+    """Add one modality column per variable, named as the variable."""
+    return features.select("*", *[modality(v).alias(v.name) for v in spec.variables])
+
+
+def unmatched(spec: ModelSpec) -> Column:
+    """True for a row with a variable whose input matched no modality."""
+    return F.greatest(*[F.col(v.name).isNull() for v in spec.variables])
+
+
+def log_odds_ratio(variable: Variable, model: str) -> Column:
+    """ln OR of the row's modality in `model` (0 when the variable is not in that model)."""
+    if not variable.in_model(model):
+        return F.lit(0.0)
+    code = F.col(variable.name)
+    return F.element_at(F.create_map(*[x for m in variable.modalities for x in
+                                       (F.lit(m.code), F.lit(math.log(m.odds_ratio[model])))]), code)
+
+
+def probability(spec: ModelSpec, model: str) -> Column:
+    """p = 1 / (1 + exp(-(b0 + Σ ln OR)))."""
+    logit = F.lit(spec.intercept_of(model))
+    for variable in spec.variables_of(model):
+        logit = logit + log_odds_ratio(variable, model)
+    return 1.0 / (1.0 + F.exp(-logit))
+
+
+def model2_weight(score_month: date, prefill_start: Column, long_months: int = 24) -> Column:
+    """Share of the W24 months on or after the Caf's pre-filling start (DMDE.md §4)."""
+    months_after = (score_month.year * 12 + score_month.month) - (
+        F.year(prefill_start) * 12 + F.month(prefill_start))
+    return F.least(F.greatest(months_after, F.lit(0)), F.lit(long_months)) / float(long_months)
+
+
+def risk_factors(spec: ModelSpec, weight: Column, models: tuple[str, str] = ("model1", "model2")) -> Column:
+    """The variables that raise this household's risk most in the blended model.
+
+    Each variable contributes (1 - w2)·ln OR1 + w2·ln OR2; the strongest positive
+    contributions come first, with their French labels and the blended odds ratio.
+    """
+    first, second = models
+    items = []
+    for v in spec.variables:
+        contribution = (1 - weight) * log_odds_ratio(v, first) + weight * log_odds_ratio(v, second)
+        label = F.element_at(F.create_map(*[x for m in v.modalities for x in (F.lit(m.code), F.lit(m.label))]),
+                             F.col(v.name))
+        items.append(F.struct(contribution.alias("log_odds"), F.lit(v.name).alias("variable"),
+                              F.lit(v.label).alias("variable_label"), label.alias("modality_label")))
+    raising = F.filter(F.array(*items), lambda item: item["log_odds"] > 1e-12)
+    return F.slice(F.sort_array(raising, asc=False), 1, TOP_FACTORS)
+
+
+def score(features: DataFrame, spec: ModelSpec, score_month: date, long_months: int = 24,
+          models: tuple[str, str] = ("model1", "model2")) -> DataFrame:
+    """Both models, the blend and the explanation. `features` has modality columns and
+    `prefill_start` (the Caf's pre-filling start)."""
+    first, second = models
+    w2 = model2_weight(score_month, F.col("prefill_start"), long_months)
+    scored = features.select(
+        "*",
+        probability(spec, first).alias("p_model1"),
+        probability(spec, second).alias("p_model2"),
+        w2.alias("w_model2"),
+    ).select("*", ((1 - F.col("w_model2")) * F.col("p_model1") + F.col("w_model2") * F.col("p_model2"))
+             .alias("score"))
+    factors = risk_factors(spec, F.col("w_model2"), models)
+
+    def factor(i: int) -> Column:  # null past the last raising factor
+        return F.try_element_at(factors, F.lit(i))
+
+    return scored.select(
+        "*",
+        *[col for i in range(1, TOP_FACTORS + 1) for col in (
+            factor(i)["variable"].alias(f"factor_{i}"),
+            F.when(factor(i).isNotNull(), F.concat_ws(" : ", factor(i)["variable_label"],
+                                                      factor(i)["modality_label"])).alias(f"factor_{i}_label"),
+            F.exp(factor(i)["log_odds"]).alias(f"factor_{i}_odds_ratio"))],
+    )

@@ -1,0 +1,485 @@
+"""Synthetic Caf households, generated in parallel from `spark.range` ids.
+
+Every draw is a seeded hash of (seed, what is drawn, household id[, month]): no Python loop
+over households, no UDF, nothing collected. The same arguments give the same tables on any
+cluster; the parameters (archetypes, weights, benefit scales) come from `conf/synth.yaml`.
+
+The frame is built in three layers:
+- `household_frame`: one row per household with its static draws (composition, activities,
+  resources level, benefit traits, spells of RSA, entry and exit months);
+- `household_months`: one row per household and month of presence, with every benefit's
+  amount computed from the household's situation that month (children's ages, RSA spell…);
+- the six source tables, each a projection of one of these frames.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from jobs.synth_spec import SynthSpec, parse_band
+from transforms.columns import add_months, categorical, completed_age, cumulative, pick, uniform
+
+MONEY = "decimal(12,2)"
+WORKING = ("EMPLOYED", "SELF_EMPLOYED")
+MAX_CHILDREN = 6
+
+
+@dataclass(frozen=True)
+class Period:
+    """The months the extract covers: `start` and `months` consecutive months."""
+    start: date
+    months: int
+
+    @property
+    def end(self) -> date:
+        return add_months(self.start, self.months - 1)
+
+    def quarter_starts(self) -> list[tuple[date, int]]:
+        """Calendar quarters starting inside the period, with their month index."""
+        return [(add_months(self.start, m), m) for m in range(self.months)
+                if add_months(self.start, m).month in (1, 4, 7, 10)]
+
+
+def _money(x: Column) -> Column:
+    return F.round(x, 2).cast(MONEY)
+
+
+def _month_date(period: Period, m: Column) -> Column:
+    return F.add_months(F.lit(period.start), m.cast("int"))
+
+
+def _smic(smic: Sequence[tuple[date, float]], month: Column) -> Column:
+    """Net monthly SMIC in force in `month` (the dated table of conf/smic.csv)."""
+    expr = None
+    for valid_from, amount in sorted(smic, reverse=True):
+        expr = F.when(month >= F.lit(valid_from), F.lit(amount)) if expr is None else \
+            expr.when(month >= F.lit(valid_from), F.lit(amount))
+    return expr.otherwise(F.lit(sorted(smic)[0][1]))
+
+
+CATEGORICAL_FIELDS = ("head_activity", "partner_activity", "children", "child_activity_16plus",
+                      "resources_smic", "rsa")
+TRAITS = ("pa", "housing_aid", "aah", "aeeh", "cmg", "guardianship", "alimony",
+          "self_employment_change", "conlogetu", "proacc", "allowance", "downward_corrector")
+
+
+def archetype_table(spark, spec: SynthSpec) -> DataFrame:
+    """The archetypes as a small table: scalars, and each distribution as two arrays
+    (values, cumulative bounds) so that one generic expression draws from any of them."""
+    rows = []
+    for name, a in spec.archetypes.items():
+        row = {"archetype": name, "couple_p": a.couple, "female_head_p": a.female_head,
+               "dmde_risk": a.dmde_risk,
+               "eldest_min": a.eldest_child_age.min, "eldest_max": a.eldest_child_age.max,
+               "head_age_min": a.head_age.min, "head_age_max": a.head_age.max,
+               **{f"{t}_p": getattr(a, t) for t in TRAITS}}
+        for field in CATEGORICAL_FIELDS:
+            values, bounds = cumulative(getattr(a, field))
+            row[f"{field}_values"] = [str(v) for v in values]
+            row[f"{field}_bounds"] = bounds
+        bands = [parse_band(v) for v in row["resources_smic_values"]]
+        row["band_low"] = [lo for lo, _ in bands]
+        row["band_high"] = [hi for _, hi in bands]
+        rows.append(row)
+    return spark.createDataFrame(rows)
+
+
+def household_frame(ids: DataFrame, spec: SynthSpec, cafs: Sequence[tuple[str, float, date]],
+                    period: Period, seed: int) -> DataFrame:
+    """One row per household: its static draws. `ids` has a long column `id`."""
+    hid = F.col("hid")
+
+    def u(salt: str, *extra: Column) -> Column:
+        return uniform(seed, salt, hid, *extra)
+
+    def draw(field: str, salt: str | None = None) -> Column:
+        return pick(u(salt or field), F.col(f"{field}_values"), F.col(f"{field}_bounds"))
+
+    def between(low: str, high: str, salt: str) -> Column:
+        return F.col(low) + u(salt) * (F.col(high) - F.col(low))
+
+    prefill = F.create_map(*[x for code, _, start in cafs for x in (F.lit(code), F.lit(start))])
+    end = F.lit(period.end)
+    t = period.months
+    archetypes = F.broadcast(archetype_table(ids.sparkSession, spec))
+
+    frame = ids.select(F.col("id").alias("hid")).select(
+        hid,
+        F.format_string("%010d", hid).alias("household_id"),
+        categorical(u("caf"), {code: size for code, size, _ in cafs}).alias("caf"),
+        categorical(u("archetype"), {name: a.weight for name, a in spec.archetypes.items()}).alias("archetype"),
+    ).join(archetypes, on="archetype", how="inner")
+    band = F.size(F.filter(F.slice(F.col("resources_smic_bounds"), 1, F.size("resources_smic_bounds") - 1),
+                           lambda b: b <= u("ratio_band"))) + 1
+    frame = frame.select(
+        "hid", "household_id", "caf", "archetype", "dmde_risk",
+        (u("couple") < F.col("couple_p")).alias("couple"),
+        draw("head_activity").alias("head_activity"),
+        draw("partner_activity").alias("partner_activity"),
+        draw("children").cast("int").alias("n_children_drawn"),
+        between("eldest_min", "eldest_max", "eldest_age").alias("eldest_age"),
+        F.date_sub(end, (between("head_age_min", "head_age_max", "head_age") * 365.25).cast("int"))
+         .alias("head_birth_date"),
+        F.when(u("sex") < F.col("female_head_p"), "F").otherwise("M").alias("head_sex"),
+        categorical(u("nationality"), spec.nationality).alias("head_nationality"),
+        categorical(u("residence"), spec.residence).alias("residence"),
+        F.round(F.element_at("band_low", band) + u("ratio") *
+                (F.element_at("band_high", band) - F.element_at("band_low", band)), 4).alias("ratio"),
+        draw("rsa").alias("rsa_drawn"),
+        "child_activity_16plus_values", "child_activity_16plus_bounds",
+        *[(u(t_) < F.col(f"{t_}_p")).alias(t_) for t_ in TRAITS],
+        prefill[F.col("caf")].alias("prefill_start"),
+        # entry and exit: most households are present over the whole period
+        F.when(u("enters") < spec.entering_share, (u("entry_month") * t).cast("int"))
+         .otherwise(0).alias("entry_m"),
+        F.when(u("leaves") < spec.leaving_share, (u("exit_month") * t).cast("int"))
+         .otherwise(t - 1).alias("exit_drawn"),
+        (u("rsa_a") * t).cast("int").alias("rsa_a"),
+        (u("rsa_b") * t).cast("int").alias("rsa_b"),
+        (3 + u("rsa_period") * 6).cast("int").alias("rsa_period"),
+        (u("rsa_phase") * 12).cast("int").alias("rsa_phase"),
+        (u("se_change_m") * t).cast("int").alias("se_change_m"),
+        (spec.declarations.corrector_gap_eur.min + u("gap") *
+         (spec.declarations.corrector_gap_eur.max - spec.declarations.corrector_gap_eur.min)).alias("corrector_gap"),
+    )
+    # Children: eldest born `eldest_age` years before the period's end, the next ones 1.5–2.5
+    # years apart; a child born after the period's end does not exist yet.
+    eldest_birth = F.date_sub(end, (F.col("eldest_age") * 365.25).cast("int"))
+    children = F.transform(
+        F.sequence(F.lit(0), F.lit(MAX_CHILDREN - 1)),
+        lambda i: F.struct(
+            F.date_add(eldest_birth, (i * 547 + u("child_gap", i) * 365).cast("int")).alias("birth_date"),
+            pick(u("child_activity", i), F.col("child_activity_16plus_values"),
+                 F.col("child_activity_16plus_bounds")).alias("activity_16plus"),
+            (i + 3).alias("position"),
+        ))
+    children = F.filter(F.slice(children, 1, F.col("n_children_drawn")),
+                        lambda c: c["birth_date"] <= end)
+    rsa_regime = F.when(F.col("ratio") < spec.scales.rsa.max_ratio, F.col("rsa_drawn")).otherwise("none")
+    return frame.select(
+        "*",
+        F.when(F.col("n_children_drawn") > 0, children)
+         .otherwise(F.array().cast("array<struct<birth_date:date,activity_16plus:string,position:int>>"))
+         .alias("children"),
+        rsa_regime.alias("rsa_regime"),
+        F.greatest(F.col("exit_drawn"), F.col("entry_m")).alias("exit_m"),
+        F.least(F.col("rsa_a"), F.col("rsa_b")).alias("rsa_start"),
+        F.greatest(F.col("rsa_a"), F.col("rsa_b")).alias("rsa_end"),
+    ).drop("exit_drawn", "rsa_a", "rsa_b", "rsa_drawn", "n_children_drawn", "eldest_age",
+           "child_activity_16plus_values", "child_activity_16plus_bounds")
+
+
+# --- situation in month m -------------------------------------------------------------
+
+def rsa_on(m: Column) -> Column:
+    """Whether the household is paid RSA in month index m, from its RSA regime."""
+    regime = F.col("rsa_regime")
+    return (F.when(regime == "stable", F.lit(True))
+            .when(regime == "entering", m >= F.col("rsa_start"))
+            .when(regime == "leaving", m <= F.col("rsa_end"))
+            .when(regime == "in_out", m.between(F.col("rsa_start"), F.col("rsa_end")))
+            .when(regime == "cycling", F.pmod(m + F.col("rsa_phase"), 2 * F.col("rsa_period"))
+                  < F.col("rsa_period"))
+            .otherwise(F.lit(False)))
+
+
+def present(m: Column) -> Column:
+    return m.between(F.col("entry_m"), F.col("exit_m"))
+
+
+def ratio_in(spec: SynthSpec, m: Column) -> Column:
+    """Resources/SMIC in month m: an RSA household off RSA has found work."""
+    off_rsa = (F.col("rsa_regime") != "none") & ~rsa_on(m)
+    return F.col("ratio") + F.when(off_rsa, spec.scales.rsa.job_ratio_off_rsa).otherwise(0.0)
+
+
+def has_work(m: Column) -> Column:
+    worker = F.col("head_activity").isin(*WORKING) | (
+        F.col("couple") & F.col("partner_activity").isin(*WORKING))
+    return worker | (F.col("head_activity") == "STUDENT") | (
+        (F.col("rsa_regime") != "none") & ~rsa_on(m))
+
+
+def pa_on(spec: SynthSpec, m: Column) -> Column:
+    pa = spec.scales.pa
+    return F.col("pa") & has_work(m) & ratio_in(spec, m).between(pa.min_ratio, pa.max_ratio)
+
+
+def _count_children(month: Column, condition) -> Column:
+    return F.size(F.filter(F.col("children"), lambda c: (c["birth_date"] <= month) &
+                           condition(completed_age(c["birth_date"], month))))
+
+
+def household_months(households: DataFrame, spec: SynthSpec, period: Period,
+                     smic: Sequence[tuple[date, float]], seed: int) -> DataFrame:
+    """One row per household and month of presence, with resources and every benefit."""
+    s = spec.scales
+    m = F.col("m")
+    month = F.col("month")
+
+    def u(salt: str) -> Column:
+        return uniform(seed, salt, F.col("hid"), m)
+
+    def noise(salt: str) -> Column:
+        return 1.0 + s.monthly_noise * (2.0 * u(salt) - 1.0)
+
+    frame = households.select(
+        "*", F.explode(F.sequence(F.col("entry_m"), F.col("exit_m"))).alias("m"))
+    frame = frame.select("*", _month_date(period, m).alias("month"))
+    frame = frame.select(
+        "*",
+        _smic(smic, month).alias("smic_eur"),
+        ratio_in(spec, m).alias("ratio_m"),
+        rsa_on(m).alias("on_rsa"),
+        pa_on(spec, m).alias("on_pa"),
+        _count_children(month, lambda age: age >= 0).alias("n_children"),
+        _count_children(month, lambda age: age < s.af.age_limit).alias("n_af"),
+        _count_children(month, lambda age: (age >= s.af.supplement_from_age) &
+                        (age < s.af.age_limit)).alias("n_af_older"),
+        _count_children(month, lambda age: (age >= s.cf.child_age_from) &
+                        (age < s.cf.child_age_below)).alias("n_cf"),
+        _count_children(month, lambda age: age < s.paje_child_below).alias("n_paje"),
+        _count_children(month, lambda age: age < s.cmg_child_below).alias("n_cmg"),
+    )
+    persons = 1 + F.col("couple").cast("int") + F.col("n_children")
+    resources = F.col("ratio_m") * F.col("smic_eur")
+
+    af_scale = s.af.by_children
+    af_base = F.when(F.col("n_af") >= len(af_scale) - 1,
+                     af_scale[-1] + s.af.per_extra_child * (F.col("n_af") - (len(af_scale) - 1))) \
+        .otherwise(F.element_at(F.array(*[F.lit(x) for x in af_scale]), F.col("n_af") + 1))
+    supplements = F.when(F.col("n_af") == 2, F.greatest(F.col("n_af_older") - 1, F.lit(0))) \
+        .when(F.col("n_af") > 2, F.col("n_af_older")).otherwise(0)
+    modulation = F.lit(1.0)
+    for from_ratio, factor in sorted(s.af.modulation):
+        modulation = F.when(F.col("ratio_m") >= from_ratio, factor).otherwise(modulation)
+    af = F.when(F.col("n_af") >= 2, (af_base + s.af.age_supplement * supplements) * modulation)
+
+    cf = s.cf
+    cf_amount = (F.when(F.col("ratio_m") < cf.increased_below_ratio, cf.increased)
+                 .when(F.col("ratio_m") < cf.ceiling_ratio, cf.base)
+                 .when(F.col("ratio_m") < cf.ceiling_ratio + cf.differential_width,
+                       cf.base * (cf.ceiling_ratio + cf.differential_width - F.col("ratio_m"))
+                       / cf.differential_width))
+    cf_paid = F.when(F.col("n_cf") >= cf.min_children, cf_amount)
+
+    r = s.rsa
+    rsa_base = r.single * (1 + F.when(persons >= 2, r.second_person).otherwise(0.0)
+                           + r.further_person * F.greatest(persons - 2, F.lit(0)))
+    rsa = F.when(F.col("on_rsa"), F.greatest(rsa_base - r.resources_rate * resources, F.lit(0.0)))
+
+    p = s.pa
+    pa = F.when(F.col("on_pa"), F.greatest(
+        (p.max_eur - p.slope_per_smic * F.col("ratio_m") + p.per_child * F.col("n_children"))
+        * noise("pa"), F.lit(p.min_eur)))
+
+    h = s.housing_aid
+    housing = h.base + h.per_child * F.col("n_children") + h.per_smic * F.col("ratio_m")
+    al = F.when(F.col("housing_aid") & (housing >= h.min_eur), housing * noise("al"))
+
+    single_parent = ~F.col("couple") & (F.col("n_af") > 0)
+    benefits = {
+        "AF": af,
+        "CF": cf_paid,
+        "PA": pa,
+        "RSA": rsa,
+        "AL": al,
+        "AAH": F.when(F.col("aah"), F.lit(s.aah)),
+        "AEEH": F.when(F.col("aeeh") & (F.col("n_af") > 0), F.lit(s.aeeh)),
+        "ASF": F.when(single_parent & ~F.col("alimony") & (F.col("ratio_m") < 1.0),
+                      s.asf_per_child * F.col("n_af")),
+        "PAJE": F.when((F.col("n_paje") > 0) & (F.col("ratio_m") < s.paje_max_ratio), F.lit(s.paje_base)),
+        "CMG": F.when(F.col("cmg") & (F.col("n_cmg") > 0) & has_work(m), s.cmg * noise("cmg")),
+        "OTHER": F.when(u("other") < s.other_probability, F.lit(s.other_eur)),
+    }
+    return frame.select(
+        "*",
+        _money(resources * noise("resources")).alias("resources_eur"),
+        F.array(*[F.struct(F.lit(code).alias("benefit"), _money(amount).alias("amount_eur"))
+                  for code, amount in benefits.items()]).alias("benefits"),
+    )
+
+
+# --- the source tables -------------------------------------------------------------------
+
+def households_table(hm: DataFrame) -> DataFrame:
+    return hm.select(
+        "household_id", "month", "caf", "couple", "guardianship", "resources_eur",
+        "head_sex", "head_nationality", "head_birth_date", "residence")
+
+
+def payments_table(hm: DataFrame) -> DataFrame:
+    paid = hm.select("household_id", "month", F.explode("benefits").alias("b"))
+    return paid.where(F.col("b.amount_eur") > 0).select(
+        "household_id", "month", F.col("b.benefit").alias("benefit"), F.col("b.amount_eur").alias("amount_eur"))
+
+
+def members_table(households: DataFrame, period: Period, seed: int) -> DataFrame:
+    """Activity spells of heads, partners and children.
+
+    Adults hold one open spell since their file opened, or two around a change of
+    self-employment; children are at SCHOOL until their 16th birthday, then take their
+    drawn activity.
+    """
+    hid = F.col("hid")
+    since = F.date_sub(F.lit(period.start), (uniform(seed, "since", hid) * 3650).cast("int"))
+    entry = F.add_months(F.lit(period.start), F.col("entry_m"))
+    opened = F.when(F.col("entry_m") > 0, entry).otherwise(since)
+    change = F.date_add(F.add_months(F.lit(period.start), F.col("se_change_m")),
+                        (uniform(seed, "se_change_day", hid) * 27).cast("int"))
+    spell_type = "struct<member_id:string,role:string,birth_date:date,activity:string,valid_from:date,valid_to:date>"
+
+    def spell(pos, role: str, birth: Column, activity: Column, start: Column, stop: Column | None) -> Column:
+        return F.struct(
+            F.concat_ws("-", F.col("household_id"), F.lit(pos) if isinstance(pos, int) else pos.cast("string"))
+             .alias("member_id"),
+            F.lit(role).alias("role"), birth.alias("birth_date"), activity.alias("activity"),
+            start.alias("valid_from"),
+            (stop if stop is not None else F.lit(None).cast("date")).alias("valid_to"))
+
+    partner_birth = F.date_add(F.col("head_birth_date"), ((uniform(seed, "partner_age", hid) - 0.5) * 3000).cast("int"))
+    head_se = F.col("head_activity") == "SELF_EMPLOYED"
+    changes = F.col("self_employment_change") & (F.col("se_change_m") > F.col("entry_m"))
+    day_before = F.date_sub(change, 1)
+    head_spells = F.when(
+        changes & head_se,  # became self-employed during the period
+        F.array(spell(1, "HEAD", F.col("head_birth_date"), F.lit("EMPLOYED"), opened, day_before),
+                spell(1, "HEAD", F.col("head_birth_date"), F.col("head_activity"), change, None)),
+    ).when(
+        changes,  # stopped a self-employed activity during the period
+        F.array(spell(1, "HEAD", F.col("head_birth_date"), F.lit("SELF_EMPLOYED"), opened, day_before),
+                spell(1, "HEAD", F.col("head_birth_date"), F.col("head_activity"), change, None)),
+    ).otherwise(F.array(spell(1, "HEAD", F.col("head_birth_date"), F.col("head_activity"), opened, None)))
+    partner_spells = F.when(
+        F.col("couple"),
+        F.array(spell(2, "PARTNER", partner_birth, F.col("partner_activity"), opened, None)),
+    ).otherwise(F.array().cast(f"array<{spell_type}>"))
+
+    def child_spells(c: Column) -> Column:
+        sixteen = F.add_months(c["birth_date"], 16 * 12)
+        school_to = F.when(sixteen <= F.lit(period.end), F.date_sub(sixteen, 1))
+        return F.array(
+            spell(c["position"], "CHILD", c["birth_date"], F.lit("SCHOOL"),
+                  F.greatest(c["birth_date"], opened), school_to),
+            F.when(sixteen <= F.lit(period.end),
+                   spell(c["position"], "CHILD", c["birth_date"], c["activity_16plus"],
+                         F.greatest(sixteen, opened), None)))
+
+    all_spells = F.concat(head_spells, partner_spells,
+                          F.flatten(F.transform(F.col("children"), child_spells)))
+    exploded = households.select(F.col("household_id"), F.explode(all_spells).alias("s"))
+    return exploded.where(F.col("s").isNotNull() & (
+        F.col("s.valid_to").isNull() | (F.col("s.valid_to") >= F.col("s.valid_from")))).select(
+        "household_id", "s.member_id", "s.role", "s.birth_date", "s.activity", "s.valid_from", "s.valid_to")
+
+
+def declarations_table(households: DataFrame, spec: SynthSpec, period: Period,
+                       smic: Sequence[tuple[date, float]], seed: int) -> DataFrame:
+    """Quarterly resource declarations (DTR) of RSA and PA recipients.
+
+    A quarter has a DTR when the household is present and paid RSA or PA in one of its
+    months. From the Caf's pre-filling start, the DTR carries the pre-filled amount; a few
+    households correct it downward, and only some corrections are verified.
+    """
+    d = spec.declarations
+    quarters = F.array(*[F.struct(F.lit(q).alias("quarter_start"), F.lit(m).alias("qm"))
+                         for q, m in period.quarter_starts()])
+    frame = households.select("*", F.explode(quarters).alias("q")).select(
+        "*", F.col("q.quarter_start").alias("quarter_start"), F.col("q.qm").alias("qm"))
+    months = [F.col("qm") + k for k in range(3)]
+    concerned = F.lit(False)
+    for m in months:
+        concerned = concerned | (present(m) & (rsa_on(m) | pa_on(spec, m)))
+    frame = frame.where(concerned)
+
+    def u(salt: str) -> Column:
+        return uniform(seed, salt, F.col("hid"), F.col("qm"))
+
+    quarter_resources = sum(ratio_in(spec, m) * _smic(smic, _month_date(period, m)) for m in months)
+    prefilled = F.when(F.col("quarter_start") >= F.col("prefill_start"), _money(quarter_resources))
+    random_down = u("random_down") < d.random_downward_share
+    gap = F.when(F.col("downward_corrector"), F.col("corrector_gap")).when(
+        random_down, d.random_gap_eur.min + u("random_gap") * (d.random_gap_eur.max - d.random_gap_eur.min))
+    corrected = prefilled.isNotNull() & gap.isNotNull() & (prefilled > 0)
+    declared = F.when(corrected, F.greatest(prefilled - 3 * gap, F.lit(0.0))).otherwise(quarter_resources)
+    self_employed = F.col("head_activity") == "SELF_EMPLOYED"
+    return frame.select(
+        "household_id",
+        "quarter_start",
+        _money(declared).alias("declared_eur"),
+        prefilled.alias("prefilled_eur"),
+        F.col("alimony").alias("alimony"),
+        _money(F.when(self_employed, 0.6 * quarter_resources).otherwise(0.0)).alias("self_employment_eur"),
+        corrected.alias("corrected"),
+        (corrected & (u("verified") < d.verified_share)).alias("verified"),
+    )
+
+
+def events_table(hm: DataFrame, spec: SynthSpec, seed: int, *, allowance_rate: float = 0.105,
+                 proacc_rate: float = 0.12, volsoc_rate: float = 0.35) -> DataFrame:
+    """Events ("faits générateurs") drawn month by month from the household's situation."""
+    m = F.col("m")
+
+    def u(salt: str) -> Column:
+        return uniform(seed, salt, F.col("hid"), m)
+
+    day = F.date_add(F.col("month"), (u("day") * 27).cast("int"))
+
+    def event(code: Column | str, when: Column) -> Column:
+        return F.when(when, F.struct((F.lit(code) if isinstance(code, str) else code).alias("code"),
+                                     day.alias("event_date")))
+
+    other_codes = spec.other_event_codes
+    candidates = F.array(
+        event(F.when(u("allowance_kind") < 0.5, "ABATTEMENT").otherwise("NEUTRALISATION"),
+              F.col("allowance") & (u("allowance") < allowance_rate)),
+        event("PROACC", F.col("proacc") & F.col("on_rsa") & (u("proacc") < proacc_rate)),
+        event("VOLSOC", F.col("cmg") & (F.col("n_cmg") > 0) & (u("volsoc") < volsoc_rate)),
+        event("CONLOGETU", F.col("conlogetu") & (F.month("month") == 6)),
+        event(F.element_at(F.array(*[F.lit(c) for c in other_codes]),
+                           (u("other_code") * len(other_codes)).cast("int") + 1),
+              u("other") < spec.other_events_per_year / 12),
+    )
+    exploded = hm.select("household_id", F.explode(candidates).alias("e"))
+    return exploded.where(F.col("e").isNotNull()).select("household_id", "e.event_date", "e.code")
+
+
+def dmde_controls(households: DataFrame, spec: SynthSpec, period: Period, seed: int) -> DataFrame:
+    """Past DMDE (and other) controls, more frequent among riskier archetypes.
+
+    The national rate (166 000 DMDE controls a year for 13.8 M households) is scaled by the
+    archetype's relative risk, normalised so that the expected total keeps the national rate.
+    """
+    c = spec.controls
+    weights = {n: a.weight for n, a in spec.archetypes.items()}
+    mean_risk = sum(a.weight * a.dmde_risk for a in spec.archetypes.values()) / sum(weights.values())
+    years = period.months / 12
+    hid = F.col("hid")
+
+    def u(salt: str) -> Column:
+        return uniform(seed, salt, hid)
+
+    p_dmde = F.least(F.lit(1.0), F.col("dmde_risk") / mean_risk * c.dmde_per_year_national
+                     / c.national_households * years)
+    origin = F.when(u("dmde") < p_dmde, "DMDE").when(u("other_control") < c.other_per_year_share * years, "OTHER")
+    month_index = F.col("entry_m") + (u("control_month") * (F.col("exit_m") - F.col("entry_m") + 1)).cast("int")
+    control_date = F.date_add(F.add_months(F.lit(period.start), month_index), (u("control_day") * 27).cast("int"))
+    impact = u("impact") < c.dmde_impact_share
+    over = F.when(impact & (u("over_or_under") < 0.8), F.exp(4.5 + 3.0 * u("over_amount")))
+    under = F.when(impact & (u("over_or_under") >= 0.8), F.exp(3.5 + 2.5 * u("under_amount")))
+    frame = households.select("household_id", origin.alias("origin"), control_date.alias("control_date"),
+                              over.alias("over"), under.alias("under"), u("months").alias("u_months"),
+                              u("mode").alias("u_mode"), u("fraud").alias("u_fraud"))
+    return frame.where(F.col("origin").isNotNull()).select(
+        "household_id", "control_date", "origin",
+        F.when(F.col("u_mode") < c.on_site_share, "ON_SITE").otherwise("DOCUMENTS").alias("mode"),
+        _money(F.coalesce(F.col("over"), F.lit(0.0))).alias("overpayment_eur"),
+        _money(F.coalesce(F.col("under"), F.lit(0.0))).alias("underpayment_eur"),
+        F.when(F.col("over").isNotNull(), (1 + F.col("u_months") * 24).cast("int")).otherwise(0)
+         .alias("overpayment_months"),
+        (F.col("over").isNotNull() & (F.col("u_fraud") < 0.05)).alias("fraud"),
+    )
