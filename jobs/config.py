@@ -304,7 +304,18 @@ class Windows(_Strict):
 
 class Capacity(_Strict):
     national_controls_per_year: PositiveInt
+    # The national capacity is for this many households; a smaller scored population (a
+    # synthetic one, a pilot) gets the same share of controls, not the same number.
+    reference_households: PositiveInt
     per_caf_monthly: dict[CafCode, NonNegativeInt] = Field(default_factory=dict)
+
+
+class Rules(_Strict):
+    """Thresholds of DMDE.md §3 that are not band edges of the model file."""
+    child_adult_age: PositiveInt
+    child_working_age: PositiveInt
+    corrections_min_count: PositiveInt
+    corrections_min_mean_gap_eur: Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class ControlDelays(_Strict):
@@ -339,6 +350,7 @@ class Settings(_Strict):
     capacity: Capacity
     control_delays: ControlDelays
     quality: Quality
+    rules: Rules
 
 
 # ---------------------------------------------------------------------------------------
@@ -584,6 +596,7 @@ class Config(BaseModel):
     capacity: Capacity
     control_delays: ControlDelays
     quality: Quality
+    rules: Rules
     model_file: Path
     cafs_file: Path
     smic_file: Path
@@ -899,6 +912,7 @@ def load_config(env: str | None = None, conf_dir: str | Path | None = None,
         capacity=settings.capacity,
         control_delays=settings.control_delays,
         quality=settings.quality,
+        rules=settings.rules,
         model_file=model_file,
         cafs_file=cafs_file,
         smic_file=smic_file,

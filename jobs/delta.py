@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Literal
 from urllib.parse import unquote
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, Schema
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
@@ -88,6 +89,100 @@ def write_table(
     The table is created when absent. `_snapshot_version` commits against an older
     snapshot, as a writer that read the table before a concurrent commit would (tests).
     """
+    return stage_write(df, path, partition_by=partition_by, run_id=run_id, mode=mode,
+                       replace_where=replace_where, operation=operation,
+                       files_per_partition=files_per_partition,
+                       _snapshot_version=_snapshot_version).commit()
+
+
+@dataclass
+class PendingWrite:
+    """Data written by Spark into the table's staging folder, not yet committed.
+
+    A job that writes several tables stages them all first (the slow, failure-prone part),
+    then commits them one after the other (milliseconds each): a failed computation leaves
+    every table as it was.
+    """
+
+    uri: str
+    fs: FileSystem
+    root: str
+    staging: str
+    write_id: str
+    run_id: str
+    operation: str
+    snapshot: DeltaTable | None
+    schema: Schema
+    partition_by: list[str]
+    staged: list[_StagedFile]
+    adds: list[AddAction]
+    commit_mode: str
+    filters: list | None
+    done: bool = False
+
+    @property
+    def rows(self) -> int:
+        return sum(json.loads(add.stats)["numRecords"] for add in self.adds)
+
+    def commit(self) -> int:
+        """Move the staged files under the table and commit them in one transaction."""
+        if self.done:
+            raise DeltaWriteError(f"Delta table {self.uri}: write {self.write_id} was already committed or aborted.")
+        self.done = True
+        since = self.snapshot.version() if self.snapshot is not None else -1
+        moved: list[str] = []
+        try:
+            for file in self.staged:
+                target = f"{self.root}/{file.relative_path}"
+                self.fs.create_dir(posixpath.dirname(target), recursive=True)
+                self.fs.move(file.fs_path, target)
+                moved.append(target)
+            _check_adds(self.uri, self.fs, self.root, self.adds, self.partition_by)
+            properties = CommitProperties(
+                custom_metadata={"run_id": self.run_id, "dmde_operation": self.operation,
+                                 "write_id": self.write_id},
+                app_transactions=[Transaction(APP_ID, _app_version(self.snapshot))],
+            )
+            _commit(self.uri, self.snapshot, self.schema, self.adds, self.commit_mode, self.filters,
+                    self.partition_by, properties)
+            version = _find_commit(self.uri, self.write_id, since)
+            if version is None:
+                raise DeltaWriteError(f"Delta table {self.uri}: delta-rs reported success but no commit "
+                                      f"carries write_id {self.write_id}; inspect table_history().")
+            return version
+        except BaseException:
+            # Files referenced by a commit (e.g. one that failed only in a post-commit hook)
+            # must stay; any other moved file is removed so the folder matches the log.
+            if moved and _find_commit(self.uri, self.write_id, since) is None:
+                for target in moved:
+                    self.fs.delete_file(target)
+            raise
+        finally:
+            self._clean()
+
+    def abort(self) -> None:
+        """Drop the staged files; the table is untouched."""
+        self.done = True
+        self._clean()
+
+    def _clean(self) -> None:
+        if self.fs.get_file_info(self.staging).type == FileType.Directory:
+            self.fs.delete_dir(self.staging)
+
+
+def stage_write(
+    df: DataFrame,
+    path: str,
+    *,
+    partition_by: Sequence[str],
+    run_id: str,
+    mode: WriteMode = "replace_partitions",
+    replace_where: Mapping[str, Sequence[object]] | None = None,
+    operation: str = "WRITE",
+    files_per_partition: int = 1,
+    _snapshot_version: int | None = None,
+) -> PendingWrite:
+    """Run the Spark write into the table's staging folder; commit later with .commit()."""
     uri = _table_uri(path)
     partition_by = list(partition_by)
     _check_arguments(uri, df, partition_by, mode, replace_where, files_per_partition)
@@ -101,43 +196,33 @@ def write_table(
         for field in json.loads(schema.to_json())["fields"]
         if field["name"] not in partition_by
     }
-
     fs, root = FileSystem.from_uri(uri)
     write_id = f"{_UNSAFE_CHARS.sub('_', run_id)}-{uuid.uuid4().hex}"
     staging = f"{root}/{STAGING_DIR}/{write_id}"
-    since = snapshot.version() if snapshot is not None else -1
-    moved: list[str] = []
     try:
         _stage(uri, df, f"{uri}/{STAGING_DIR}/{write_id}", partition_by, files_per_partition)
         staged = _list_staged(uri, fs, staging, partition_by)
         commit_mode, filters = _commit_mode(uri, mode, partition_by, replace_where, staged)
         adds = [_add_action(uri, fs, file, data_types) for file in staged]
-        for file in staged:
-            target = f"{root}/{file.relative_path}"
-            fs.create_dir(posixpath.dirname(target), recursive=True)
-            fs.move(file.fs_path, target)
-            moved.append(target)
-        _check_adds(uri, fs, root, adds, partition_by)
-        properties = CommitProperties(
-            custom_metadata={"run_id": run_id, "dmde_operation": operation, "write_id": write_id},
-            app_transactions=[Transaction(APP_ID, _app_version(snapshot))],
-        )
-        _commit(uri, snapshot, schema, adds, commit_mode, filters, partition_by, properties)
-        version = _find_commit(uri, write_id, since)
-        if version is None:
-            raise DeltaWriteError(f"Delta table {uri}: delta-rs reported success but no commit "
-                                  f"carries write_id {write_id}; inspect table_history().")
-        return version
     except BaseException:
-        # Files referenced by a commit (e.g. one that failed only in a post-commit hook)
-        # must stay; any other moved file is removed so the folder matches the log.
-        if moved and _find_commit(uri, write_id, since) is None:
-            for target in moved:
-                fs.delete_file(target)
-        raise
-    finally:
         if fs.get_file_info(staging).type == FileType.Directory:
             fs.delete_dir(staging)
+        raise
+    return PendingWrite(uri, fs, root, staging, write_id, run_id, operation, snapshot, schema,
+                        partition_by, staged, adds, commit_mode, filters)
+
+
+def commit_all(pending: Sequence[PendingWrite]) -> list[int]:
+    """Commit staged writes in order; if one fails, the ones not yet committed are aborted."""
+    versions = []
+    try:
+        for write in pending:
+            versions.append(write.commit())
+    finally:
+        for write in pending:
+            if not write.done:
+                write.abort()
+    return versions
 
 
 def read_table(
@@ -176,6 +261,25 @@ def table_version(path: str) -> int | None:
     """The latest committed version, None when there is no table."""
     uri = _table_uri(path)
     return DeltaTable(uri).version() if DeltaTable.is_deltatable(uri) else None
+
+
+def table_rows(path: str, version: int | None = None) -> int:
+    """Rows of the table from the numRecords stats of its live files: no data is read."""
+    actions = _open_table(_table_uri(path), version).get_add_actions(flatten=True)
+    counts = pa.table(actions).column("num_records").to_pylist() if actions.num_rows else []
+    if any(count is None for count in counts):
+        raise DeltaWriteError(f"Delta table {path}: a file has no numRecords stats; count with read_table().")
+    return int(sum(counts))
+
+
+def max_partition_value(path: str, column: str) -> object | None:
+    """The largest value of a partition column among the live files (read from the log)."""
+    actions = pa.table(_open_table(_table_uri(path), None).get_add_actions(flatten=True))
+    name = f"partition.{column}"
+    if name not in actions.column_names:
+        raise ValueError(f"Delta table {path}: {column} is not a partition column.")
+    values = [v for v in actions.column(name).to_pylist() if v is not None]
+    return max(values) if values else None
 
 
 def table_history(path: str, limit: int | None = None) -> list[dict]:

@@ -20,7 +20,9 @@ from jobs.cli import Progress, job_main, load_job_config
 from jobs.config import ConfigError
 from jobs.spark import get_spark
 from jobs.synth_spec import SynthSpec
-from transforms import synth
+from jobs.calibrate import sample_features
+from transforms import model, synth, synth_labels
+from transforms.calibration import solve_intercept
 from transforms.columns import month_start
 
 # Source table -> partition columns (DATA.md: partitioned by month, or pruned on a date).
@@ -77,24 +79,40 @@ def generate(spark, config, *, households: int, start: date, end: date, seed: in
     frame = synth.household_frame(ids, spec, cafs, period, seed)
     months = synth.household_months(frame, spec, period, smic, seed)
     tables = {
-        "households": synth.households_table(months),
-        "members": synth.members_table(frame, period, seed),
-        "payments": synth.payments_table(months),
-        "declarations": synth.declarations_table(frame, spec, period, smic, seed),
-        "events": synth.events_table(months, spec, seed),
-        "controls": synth.dmde_controls(frame, spec, period, seed),
+        "households": lambda: synth.households_table(months),
+        "members": lambda: synth.members_table(frame, period, seed),
+        "payments": lambda: synth.payments_table(months),
+        "declarations": lambda: synth.declarations_table(frame, spec, period, smic, seed),
+        "events": lambda: synth.events_table(months, spec, seed),
+        # OPBD outcomes need the variables of the tables written above
+        "controls": lambda: synth.dmde_controls(frame, spec, period, seed).unionByName(
+            opbd_controls(spark, config, spec, households, period, seed)),
     }
-    counts = {}
-    for name, df in tables.items():
+
+    def write(name: str) -> int:
         path = config.source_path(name)
-        progress.stage(f"write {name}", delta.write_table, df, path, partition_by=PARTITIONS[name],
-                       run_id=run_id, mode="overwrite", operation=f"GENERATE seed={seed} n={households}")
-        counts[name] = _count(spark, path)
-    return counts
+        delta.write_table(tables[name](), path, partition_by=PARTITIONS[name], run_id=run_id,
+                          mode="overwrite", operation=f"GENERATE seed={seed} households={households}")
+        return delta.table_rows(path)
+
+    return {name: progress.stage(f"write {name}", write, name) for name in tables}
 
 
-def _count(spark, path: str) -> int:
-    return delta.read_table(spark, path).count()
+def opbd_controls(spark, config, spec: SynthSpec, households: int, period: synth.Period, seed: int):
+    """The random-control sample of the extract's last 12 months, labelled by the published
+    model applied to the variables the scoring job computes (DATA.md, "Synthetic data")."""
+    c = spec.controls
+    wanted = max(c.opbd_min, round(c.opbd_per_year_national * households / c.national_households))
+    snapshots = delta.read_table(spark, config.source_path("households"))
+    sample = synth_labels.draw_sample(snapshots, last_month=period.end, months=min(12, period.months - 1),
+                                      probability=min(1.0, wanted / households), seed=seed)
+    model_spec = config.model
+    labelled = sample_features(spark, config, sample, model_spec).persist()
+    intercepts = {}
+    for name in model_spec.model_names():
+        groups = labelled.groupBy(model.linear_predictor(model_spec, name).alias("s")).count().collect()
+        intercepts[name] = solve_intercept([(g.s, g["count"]) for g in groups], model_spec.target.published_rate)
+    return synth_labels.outcomes(labelled, model_spec, intercepts, seed)
 
 
 def run(args: argparse.Namespace) -> int:

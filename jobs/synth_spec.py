@@ -63,7 +63,8 @@ class Archetype(Strict):
     female_head: Probability = 0.5
     resources_smic: Weights
     rsa: Weights = {"none": 1.0}
-    pa: Probability = 0.0
+    pa: Probability = 0.0              # claims the activity bonus when it has earnings
+    pa_quarters: Probability = 1.0     # share of quarters a PA claimant is paid in
     housing_aid: Probability = 0.0
     aah: Probability = 0.0
     aeeh: Probability = 0.0
@@ -132,12 +133,11 @@ class RsaScale(Strict):
 
 
 class PaScale(Strict):
-    max_eur: float
-    slope_per_smic: float
-    min_eur: float
-    min_ratio: float
-    max_ratio: float
-    per_child: float
+    """PA = max_eur × consumption units − slope_per_smic × resources/SMIC, paid from min_eur."""
+    max_eur: float = Field(gt=0)        # one person without earnings
+    slope_per_smic: float = Field(gt=0)
+    min_eur: float = Field(ge=0)        # smaller amounts are not paid
+    min_ratio: float = Field(ge=0)      # earnings (resources/SMIC) needed to claim
 
 
 class HousingScale(Strict):

@@ -116,9 +116,10 @@ def member_features(members: DataFrame, couples: DataFrame, cal: Calendar, rules
                      .when(is_couple & F.coalesce("partner_inactive", F.lit(False)), "partner_inactive")
                      .when(is_couple & F.col("head_working") & F.col("partner_working"), "dual_earner")
                      .otherwise("other"))
-    children_code = F.coalesce(
-        F.element_at(F.array(*[F.lit(c) for c in CHILD_ACTIVITY_CODES]), F.col("children_priority")),
-        F.lit("none_working_age"))
+    priority_codes = F.create_map(*[x for i, c in enumerate(CHILD_ACTIVITY_CODES, start=1)
+                                    for x in (F.lit(i), F.lit(c))])
+    children_code = F.when(F.col("children_priority").isNull(), "none_working_age") \
+        .otherwise(F.element_at(priority_codes, F.col("children_priority")))
     return joined.select(
         "household_id",
         activity_code.alias("activity_code"),
@@ -180,12 +181,15 @@ def declaration_features(declarations: DataFrame, cal: Calendar, rules: Rules) -
         _count(F.col("alimony")).alias("n_dtr_alimony"),
         _count(F.col("self_employment_eur") > 0).alias("n_dtr_self_employment"),
         _count(downward).alias("n_corrections_w12"),
-        F.avg(F.when(downward, gap / 3)).cast("decimal(12,2)").alias("mean_correction_gap_eur"),
+        F.avg(F.when(downward, gap / 3)).alias("mean_correction_gap"),
     )
+    # The flag reads the exact mean: rounded to cents first, 150.003 € would not be > 150 €.
     flagged = (F.col("n_corrections_w12") >= rules.corrections_min_count) & (
-        F.col("mean_correction_gap_eur") > rules.corrections_min_mean_gap_eur)
+        F.col("mean_correction_gap") > rules.corrections_min_mean_gap_eur)
     return per_household.select(
-        "*", F.when(flagged, "flagged").otherwise("other").alias("corrections_code"))
+        "household_id", "n_dtr_w24", "n_dtr_alimony", "n_dtr_self_employment", "n_corrections_w12",
+        F.col("mean_correction_gap").cast("decimal(12,2)").alias("mean_correction_gap_eur"),
+        F.when(flagged, "flagged").otherwise("other").alias("corrections_code"))
 
 
 def event_features(events: DataFrame, cal: Calendar) -> DataFrame:

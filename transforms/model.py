@@ -61,18 +61,27 @@ def log_odds_ratio(variable: Variable, model: str) -> Column:
                                        (F.lit(m.code), F.lit(math.log(m.odds_ratio[model])))]), code)
 
 
-def probability(spec: ModelSpec, model: str) -> Column:
-    """p = 1 / (1 + exp(-(b0 + Σ ln OR)))."""
-    logit = F.lit(spec.intercept_of(model))
+def linear_predictor(spec: ModelSpec, model: str) -> Column:
+    """Σ ln OR over the model's variables, without the intercept."""
+    total = F.lit(0.0)
     for variable in spec.variables_of(model):
-        logit = logit + log_odds_ratio(variable, model)
+        total = total + log_odds_ratio(variable, model)
+    return total
+
+
+def sigmoid(logit: Column) -> Column:
     return 1.0 / (1.0 + F.exp(-logit))
 
 
-def model2_weight(score_month: date, prefill_start: Column, long_months: int = 24) -> Column:
+def probability(spec: ModelSpec, model: str) -> Column:
+    """p = 1 / (1 + exp(-(b0 + Σ ln OR)))."""
+    return sigmoid(F.lit(spec.intercept_of(model)) + linear_predictor(spec, model))
+
+
+def model2_weight(score_month: date | Column, prefill_start: Column, long_months: int = 24) -> Column:
     """Share of the W24 months on or after the Caf's pre-filling start (DMDE.md §4)."""
-    months_after = (score_month.year * 12 + score_month.month) - (
-        F.year(prefill_start) * 12 + F.month(prefill_start))
+    month = F.lit(score_month) if isinstance(score_month, date) else score_month
+    months_after = (F.year(month) * 12 + F.month(month)) - (F.year(prefill_start) * 12 + F.month(prefill_start))
     return F.least(F.greatest(months_after, F.lit(0)), F.lit(long_months)) / float(long_months)
 
 

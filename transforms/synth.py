@@ -76,7 +76,7 @@ def archetype_table(spark, spec: SynthSpec) -> DataFrame:
                "dmde_risk": a.dmde_risk,
                "eldest_min": a.eldest_child_age.min, "eldest_max": a.eldest_child_age.max,
                "head_age_min": a.head_age.min, "head_age_max": a.head_age.max,
-               **{f"{t}_p": getattr(a, t) for t in TRAITS}}
+               "pa_quarters_p": a.pa_quarters, **{f"{t}_p": getattr(a, t) for t in TRAITS}}
         for field in CATEGORICAL_FIELDS:
             values, bounds = cumulative(getattr(a, field))
             row[f"{field}_values"] = [str(v) for v in values]
@@ -130,7 +130,7 @@ def household_frame(ids: DataFrame, spec: SynthSpec, cafs: Sequence[tuple[str, f
         F.round(F.element_at("band_low", band) + u("ratio") *
                 (F.element_at("band_high", band) - F.element_at("band_low", band)), 4).alias("ratio"),
         draw("rsa").alias("rsa_drawn"),
-        "child_activity_16plus_values", "child_activity_16plus_bounds",
+        "child_activity_16plus_values", "child_activity_16plus_bounds", "pa_quarters_p",
         *[(u(t_) < F.col(f"{t_}_p")).alias(t_) for t_ in TRAITS],
         prefill[F.col("caf")].alias("prefill_start"),
         # entry and exit: most households are present over the whole period
@@ -147,30 +147,50 @@ def household_frame(ids: DataFrame, spec: SynthSpec, cafs: Sequence[tuple[str, f
          (spec.declarations.corrector_gap_eur.max - spec.declarations.corrector_gap_eur.min)).alias("corrector_gap"),
     )
     # Children: eldest born `eldest_age` years before the period's end, the next ones 1.5–2.5
-    # years apart; a child born after the period's end does not exist yet.
+    # years apart; a child born after the period's end does not exist yet. One column per
+    # child rank (not an array), so that the monthly counts below are plain comparisons.
     eldest_birth = F.date_sub(end, (F.col("eldest_age") * 365.25).cast("int"))
-    children = F.transform(
-        F.sequence(F.lit(0), F.lit(MAX_CHILDREN - 1)),
-        lambda i: F.struct(
-            F.date_add(eldest_birth, (i * 547 + u("child_gap", i) * 365).cast("int")).alias("birth_date"),
-            pick(u("child_activity", i), F.col("child_activity_16plus_values"),
-                 F.col("child_activity_16plus_bounds")).alias("activity_16plus"),
-            (i + 3).alias("position"),
-        ))
-    children = F.filter(F.slice(children, 1, F.col("n_children_drawn")),
-                        lambda c: c["birth_date"] <= end)
+    children = []
+    for i in range(MAX_CHILDREN):
+        birth = F.date_add(eldest_birth, (i * 547 + u("child_gap", F.lit(i)) * 365).cast("int"))
+        exists = (F.col("n_children_drawn") > i) & (birth <= end)
+        children += [
+            F.when(exists, birth).alias(f"child{i + 1}_birth"),
+            F.when(exists, pick(u("child_activity", F.lit(i)), F.col("child_activity_16plus_values"),
+                                F.col("child_activity_16plus_bounds"))).alias(f"child{i + 1}_activity"),
+            F.when(exists, _first_month_counted(birth, period)).alias(f"child{i + 1}_from"),
+        ]
     rsa_regime = F.when(F.col("ratio") < spec.scales.rsa.max_ratio, F.col("rsa_drawn")).otherwise("none")
+    in_out = F.col("rsa_drawn") == "in_out"
     return frame.select(
         "*",
-        F.when(F.col("n_children_drawn") > 0, children)
-         .otherwise(F.array().cast("array<struct<birth_date:date,activity_16plus:string,position:int>>"))
-         .alias("children"),
+        *children,
         rsa_regime.alias("rsa_regime"),
         F.greatest(F.col("exit_drawn"), F.col("entry_m")).alias("exit_m"),
-        F.least(F.col("rsa_a"), F.col("rsa_b")).alias("rsa_start"),
-        F.greatest(F.col("rsa_a"), F.col("rsa_b")).alias("rsa_end"),
+        # entering: on from rsa_start; leaving: on until rsa_end; in_out: on in between
+        F.when(in_out, F.least("rsa_a", "rsa_b")).otherwise(F.col("rsa_a")).alias("rsa_start"),
+        F.when(in_out, F.greatest("rsa_a", "rsa_b")).otherwise(F.col("rsa_b")).alias("rsa_end"),
     ).drop("exit_drawn", "rsa_a", "rsa_b", "rsa_drawn", "n_children_drawn", "eldest_age",
            "child_activity_16plus_values", "child_activity_16plus_bounds")
+
+
+def _first_month_counted(birth: Column, period: Period) -> Column:
+    """Index of the first month on whose first day the child is born: a child aged `a`
+    years or more in month m is then `m >= first + 12 a` (exact on birthdays)."""
+    start_index = period.start.year * 12 + period.start.month - 1
+    return (F.year(birth) * 12 + F.month(birth) - 1 - start_index
+            + (F.dayofmonth(birth) > 1).cast("int"))
+
+
+def children_aged(m: Column, from_age: int, below_age: int | None = None) -> Column:
+    """Number of children born by month m and aged from_age <= age < below_age in it."""
+    def counted(i: int) -> Column:
+        first = F.col(f"child{i + 1}_from")
+        aged = m >= first + 12 * from_age
+        if below_age is not None:
+            aged = aged & (m < first + 12 * below_age)
+        return F.coalesce(aged, F.lit(False)).cast("int")
+    return sum((counted(i) for i in range(1, MAX_CHILDREN)), counted(0))
 
 
 # --- situation in month m -------------------------------------------------------------
@@ -204,14 +224,33 @@ def has_work(m: Column) -> Column:
         (F.col("rsa_regime") != "none") & ~rsa_on(m))
 
 
-def pa_on(spec: SynthSpec, m: Column) -> Column:
-    pa = spec.scales.pa
-    return F.col("pa") & has_work(m) & ratio_in(spec, m).between(pa.min_ratio, pa.max_ratio)
+def quarter_of(period: Period, m: Column) -> Column:
+    """Calendar quarter of month index m, as an absolute number (the key of quarterly draws)."""
+    return F.floor((m + (period.start.year * 12 + period.start.month - 1)) / 3)
 
 
-def _count_children(month: Column, condition) -> Column:
-    return F.size(F.filter(F.col("children"), lambda c: (c["birth_date"] <= month) &
-                           condition(completed_age(c["birth_date"], month))))
+def consumption_units(spec: SynthSpec, n_children: Column) -> Column:
+    """RSA and PA household scale: 1 for the first person, then second and further persons."""
+    r = spec.scales.rsa
+    persons = 1 + F.col("couple").cast("int") + n_children
+    return 1 + F.when(persons >= 2, r.second_person).otherwise(0.0) + r.further_person * F.greatest(
+        persons - 2, F.lit(0))
+
+
+def pa_paid(spec: SynthSpec, period: Period, seed: int, m: Column, ratio: Column,
+            n_children: Column) -> Column:
+    """Activity bonus of month m, null when not paid.
+
+    The PA is reassessed every quarter on the DTR: a claimant with earnings is paid in the
+    quarters it claims (`pa_quarters` of them on average), an amount that decreases with
+    its resources, fixed by quarter, when it reaches the minimum payment."""
+    p = spec.scales.pa
+    quarter = quarter_of(period, m)
+    noise = 1.0 + spec.scales.monthly_noise * (2.0 * uniform(seed, "pa", F.col("hid"), quarter) - 1.0)
+    amount = (consumption_units(spec, n_children) * p.max_eur - p.slope_per_smic * ratio) * noise
+    claims = F.col("pa") & has_work(m) & (ratio >= p.min_ratio) & (
+        uniform(seed, "pa_quarter", F.col("hid"), quarter) < F.col("pa_quarters_p"))
+    return F.when(claims & (amount >= p.min_eur), amount)
 
 
 def household_months(households: DataFrame, spec: SynthSpec, period: Period,
@@ -229,23 +268,23 @@ def household_months(households: DataFrame, spec: SynthSpec, period: Period,
 
     frame = households.select(
         "*", F.explode(F.sequence(F.col("entry_m"), F.col("exit_m"))).alias("m"))
-    frame = frame.select("*", _month_date(period, m).alias("month"))
+    frame = frame.select(
+        "*",
+        _month_date(period, m).alias("month"),
+        ratio_in(spec, m).alias("ratio_m"),
+        rsa_on(m).alias("on_rsa"),
+        children_aged(m, 0).alias("n_children"),
+        children_aged(m, 0, s.af.age_limit).alias("n_af"),
+        children_aged(m, s.af.supplement_from_age, s.af.age_limit).alias("n_af_older"),
+        children_aged(m, s.cf.child_age_from, s.cf.child_age_below).alias("n_cf"),
+        children_aged(m, 0, s.paje_child_below).alias("n_paje"),
+        children_aged(m, 0, s.cmg_child_below).alias("n_cmg"),
+    )
     frame = frame.select(
         "*",
         _smic(smic, month).alias("smic_eur"),
-        ratio_in(spec, m).alias("ratio_m"),
-        rsa_on(m).alias("on_rsa"),
-        pa_on(spec, m).alias("on_pa"),
-        _count_children(month, lambda age: age >= 0).alias("n_children"),
-        _count_children(month, lambda age: age < s.af.age_limit).alias("n_af"),
-        _count_children(month, lambda age: (age >= s.af.supplement_from_age) &
-                        (age < s.af.age_limit)).alias("n_af_older"),
-        _count_children(month, lambda age: (age >= s.cf.child_age_from) &
-                        (age < s.cf.child_age_below)).alias("n_cf"),
-        _count_children(month, lambda age: age < s.paje_child_below).alias("n_paje"),
-        _count_children(month, lambda age: age < s.cmg_child_below).alias("n_cmg"),
+        pa_paid(spec, period, seed, m, F.col("ratio_m"), F.col("n_children")).alias("pa_eur"),
     )
-    persons = 1 + F.col("couple").cast("int") + F.col("n_children")
     resources = F.col("ratio_m") * F.col("smic_eur")
 
     af_scale = s.af.by_children
@@ -268,14 +307,8 @@ def household_months(households: DataFrame, spec: SynthSpec, period: Period,
     cf_paid = F.when(F.col("n_cf") >= cf.min_children, cf_amount)
 
     r = s.rsa
-    rsa_base = r.single * (1 + F.when(persons >= 2, r.second_person).otherwise(0.0)
-                           + r.further_person * F.greatest(persons - 2, F.lit(0)))
+    rsa_base = r.single * consumption_units(spec, F.col("n_children"))
     rsa = F.when(F.col("on_rsa"), F.greatest(rsa_base - r.resources_rate * resources, F.lit(0.0)))
-
-    p = s.pa
-    pa = F.when(F.col("on_pa"), F.greatest(
-        (p.max_eur - p.slope_per_smic * F.col("ratio_m") + p.per_child * F.col("n_children"))
-        * noise("pa"), F.lit(p.min_eur)))
 
     h = s.housing_aid
     housing = h.base + h.per_child * F.col("n_children") + h.per_smic * F.col("ratio_m")
@@ -285,7 +318,7 @@ def household_months(households: DataFrame, spec: SynthSpec, period: Period,
     benefits = {
         "AF": af,
         "CF": cf_paid,
-        "PA": pa,
+        "PA": F.col("pa_eur"),
         "RSA": rsa,
         "AL": al,
         "AAH": F.when(F.col("aah"), F.lit(s.aah)),
@@ -359,18 +392,18 @@ def members_table(households: DataFrame, period: Period, seed: int) -> DataFrame
         F.array(spell(2, "PARTNER", partner_birth, F.col("partner_activity"), opened, None)),
     ).otherwise(F.array().cast(f"array<{spell_type}>"))
 
-    def child_spells(c: Column) -> Column:
-        sixteen = F.add_months(c["birth_date"], 16 * 12)
+    def child_spells(i: int) -> Column:
+        birth, activity = F.col(f"child{i}_birth"), F.col(f"child{i}_activity")
+        sixteen = F.add_months(birth, 16 * 12)
         school_to = F.when(sixteen <= F.lit(period.end), F.date_sub(sixteen, 1))
-        return F.array(
-            spell(c["position"], "CHILD", c["birth_date"], F.lit("SCHOOL"),
-                  F.greatest(c["birth_date"], opened), school_to),
+        return F.when(birth.isNotNull(), F.array(
+            spell(i + 2, "CHILD", birth, F.lit("SCHOOL"), F.greatest(birth, opened), school_to),
             F.when(sixteen <= F.lit(period.end),
-                   spell(c["position"], "CHILD", c["birth_date"], c["activity_16plus"],
-                         F.greatest(sixteen, opened), None)))
+                   spell(i + 2, "CHILD", birth, activity, F.greatest(sixteen, opened), None)),
+        )).otherwise(F.array().cast(f"array<{spell_type}>"))
 
     all_spells = F.concat(head_spells, partner_spells,
-                          F.flatten(F.transform(F.col("children"), child_spells)))
+                          *[child_spells(i) for i in range(1, MAX_CHILDREN + 1)])
     exploded = households.select(F.col("household_id"), F.explode(all_spells).alias("s"))
     return exploded.where(F.col("s").isNotNull() & (
         F.col("s.valid_to").isNull() | (F.col("s.valid_to") >= F.col("s.valid_from")))).select(
@@ -391,10 +424,12 @@ def declarations_table(households: DataFrame, spec: SynthSpec, period: Period,
     frame = households.select("*", F.explode(quarters).alias("q")).select(
         "*", F.col("q.quarter_start").alias("quarter_start"), F.col("q.qm").alias("qm"))
     months = [F.col("qm") + k for k in range(3)]
-    concerned = F.lit(False)
-    for m in months:
-        concerned = concerned | (present(m) & (rsa_on(m) | pa_on(spec, m)))
-    frame = frame.where(concerned)
+
+    def paid_rsa_or_pa(m: Column) -> Column:
+        pa = pa_paid(spec, period, seed, m, ratio_in(spec, m), children_aged(m, 0))
+        return present(m) & (rsa_on(m) | pa.isNotNull())
+
+    frame = frame.where(paid_rsa_or_pa(months[0]) | paid_rsa_or_pa(months[1]) | paid_rsa_or_pa(months[2]))
 
     def u(salt: str) -> Column:
         return uniform(seed, salt, F.col("hid"), F.col("qm"))

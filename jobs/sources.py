@@ -1,0 +1,58 @@
+"""Reading the source tables a score month needs, and nothing more."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs import delta
+from jobs.config import Config
+from transforms.columns import add_months
+from transforms.features import Calendar
+
+SOURCE_TABLES = ("households", "members", "payments", "declarations", "events", "controls")
+
+
+@dataclass(frozen=True)
+class Sources:
+    households: DataFrame
+    members: DataFrame
+    payments: DataFrame
+    declarations: DataFrame
+    events: DataFrame
+    controls: DataFrame
+
+    def as_dict(self) -> dict[str, DataFrame]:
+        return {name: getattr(self, name) for name in SOURCE_TABLES}
+
+
+def months(start: date, end: date) -> list[date]:
+    """Every first-of-month from start to end inclusive."""
+    out, month = [], start
+    while month <= end:
+        out.append(month)
+        month = add_months(month, 1)
+    return out
+
+
+def read_sources(spark: SparkSession, config: Config, first: Calendar, last: Calendar | None = None) -> Sources:
+    """The partitions that score months first…last need: the snapshots of W12 (which ends
+    with M-1), the payments and DTR quarters of W24. Tables without a month partition
+    are filtered on their date column, which Parquet statistics prune."""
+    last = last or first
+    w24 = months(first.w24_start, last.snapshot_month)
+    w12 = months(first.w12_start, last.snapshot_month)
+
+    def read(name: str, where=None) -> DataFrame:
+        return delta.read_table(spark, config.source_path(name), where=where)
+
+    return Sources(
+        households=read("households", {"month": w12}),
+        members=read("members").where(F.col("valid_from") <= F.lit(last.as_of)),
+        payments=read("payments", {"month": w24}),
+        declarations=read("declarations", {"quarter_start": w24}),
+        events=read("events").where(F.col("event_date").between(F.lit(first.w24_start), F.lit(last.as_of))),
+        controls=read("controls").where(F.col("control_date") < F.lit(last.score_month)),
+    )
