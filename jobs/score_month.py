@@ -27,7 +27,7 @@ from jobs import delta
 from jobs.calibrate import load_scoring_model, model_version
 from jobs.cli import Progress, job_main, load_job_config
 from jobs.config import Config, ModelSpec
-from jobs.sources import Sources, months, read_sources
+from jobs.sources import Sources, months, read_controls, read_sources
 from jobs.spark import get_spark
 from transforms import model, ranking
 from transforms.columns import add_months, month_start
@@ -121,7 +121,7 @@ def score_month(spark: SparkSession, config: Config, month: date, progress: Prog
               .transform(ranking.rank_within_caf)
               .transform(ranking.national_decile)
               .transform(lambda df: ranking.eligibility(
-                  df, ranking.last_dmde_control(sources.controls, month), month,
+                  df, ranking.last_dmde_control(read_controls(spark, config, month), month), month,
                   with_impact_months=delays.with_impact_months,
                   without_impact_months=delays.without_impact_months,
                   uniform_from=delays.uniform_from, uniform_months=delays.uniform_months)))

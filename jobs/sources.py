@@ -13,6 +13,8 @@ from transforms.columns import add_months
 from transforms.features import Calendar
 
 SOURCE_TABLES = ("households", "members", "payments", "declarations", "events", "controls")
+# The tables the 19 variables are computed from (controls only decide eligibility).
+FEATURE_TABLES = SOURCE_TABLES[:5]
 
 
 @dataclass(frozen=True)
@@ -22,10 +24,9 @@ class Sources:
     payments: DataFrame
     declarations: DataFrame
     events: DataFrame
-    controls: DataFrame
 
     def as_dict(self) -> dict[str, DataFrame]:
-        return {name: getattr(self, name) for name in SOURCE_TABLES}
+        return {name: getattr(self, name) for name in FEATURE_TABLES}
 
 
 def months(start: date, end: date) -> list[date]:
@@ -54,5 +55,9 @@ def read_sources(spark: SparkSession, config: Config, first: Calendar, last: Cal
         payments=read("payments", {"month": w24}),
         declarations=read("declarations", {"quarter_start": w24}),
         events=read("events").where(F.col("event_date").between(F.lit(first.w24_start), F.lit(last.as_of))),
-        controls=read("controls").where(F.col("control_date") < F.lit(last.score_month)),
     )
+
+
+def read_controls(spark: SparkSession, config: Config, before: date) -> DataFrame:
+    """Controls dated before `before` (the score month): they decide eligibility."""
+    return delta.read_table(spark, config.source_path("controls")).where(F.col("control_date") < F.lit(before))

@@ -21,3 +21,25 @@ def spark():
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def population(spark, tmp_path_factory):
+    """A small generated, calibrated and scored population shared by the job tests."""
+    from datetime import date
+    from types import SimpleNamespace
+
+    from jobs.calibrate import calibrate, calibrated_model_path
+    from jobs.config import load_config, write_model
+    from jobs.generate import generate
+    from jobs.score_month import score_month
+
+    data_dir = tmp_path_factory.mktemp("population")
+    config = load_config(env="local", overrides={"data_dir": str(data_dir)})
+    counts = generate(spark, config, households=2500, start=date(2024, 6, 1), end=date(2026, 1, 1), seed=11)
+    month = date(2026, 2, 1)
+    spec = calibrate(spark, config, month)
+    calibrated_model_path(config).parent.mkdir(parents=True, exist_ok=True)
+    write_model(spec, calibrated_model_path(config))
+    run = score_month(spark, config, month)
+    return SimpleNamespace(config=config, counts=counts, month=month, run=run, data_dir=data_dir)

@@ -25,7 +25,11 @@ from jobs.config import load_config
 from transforms.columns import add_months
 from transforms.features import (
     Calendar,
+    Rules,
     compute_features,
+    declaration_features,
+    event_features,
+    member_features,
     payment_features,
     resources_features,
 )
@@ -751,10 +755,31 @@ FEATURE_COLUMNS = [
 ]
 
 
-def test_features_columns_feed_every_model_variable(spark, spec):
-    features = compute_features(*POPULATION.frames(spark), cal=CAL, smic_eur=SMIC)
-    assert features.columns == FEATURE_COLUMNS
-    assert {v.input for v in spec.variables} <= set(features.columns)
+def test_features_columns_feed_every_model_variable(spec, feature_frame):
+    features = feature_frame.columns[:len(FEATURE_COLUMNS)]  # then one modality column per variable
+    assert features == FEATURE_COLUMNS
+    assert feature_frame.columns[len(FEATURE_COLUMNS):] == [v.name for v in spec.variables]
+    assert {v.input for v in spec.variables} <= set(features)
+
+
+def test_per_source_columns(spark):
+    """Each source's reduction: one row per household, with these columns (no Spark job)."""
+    households, members, payments, declarations, events = (
+        spark.createDataFrame([], schema) for schema in (HOUSEHOLDS, MEMBERS, PAYMENTS, DECLARATIONS, EVENTS))
+    couples = households.select("household_id", "couple")
+    assert member_features(members, couples, CAL, Rules()).columns == [
+        "household_id", "activity_code", "n_children_19_plus", "n_children_16_plus", "children_activity_code",
+        "n_self_employment_changes", "n_self_employment_spells"]
+    assert payment_features(payments, CAL).columns == [
+        "household_id", "mean_total_benefits_eur", "mean_af_eur", "mean_cf_eur", "mean_pa_eur", "mean_rsa_eur",
+        "n_rsa_months_w24", "n_rsa_changes"]
+    assert resources_features(households, CAL, SMIC).columns == [
+        "household_id", "mean_resources_eur", "resources_smic_ratio"]
+    assert declaration_features(declarations, CAL, Rules()).columns == [
+        "household_id", "n_dtr_w24", "n_dtr_alimony", "n_dtr_self_employment", "n_corrections_w12",
+        "mean_correction_gap_eur", "corrections_code"]
+    assert event_features(events, CAL).columns == [
+        "household_id", "n_allowance_w12", "n_allowance_w24", "n_conlogetu", "n_proacc", "n_volsoc"]
 
 
 def test_payment_features_frame(spark):

@@ -346,8 +346,12 @@ def households_table(hm: DataFrame) -> DataFrame:
 
 
 def payments_table(hm: DataFrame) -> DataFrame:
-    paid = hm.select("household_id", "month", F.explode("benefits").alias("b"))
-    return paid.where(F.col("b.amount_eur") > 0).select(
+    # Exploding the filtered array (an expression, not the `benefits` column) also keeps
+    # Spark from inferring a `size(benefits) > 0` filter that it would push below the
+    # projection, copying every benefit's expression into it (and past Janino's 64 KB).
+    paid = hm.select("household_id", "month",
+                     F.explode(F.filter("benefits", lambda b: b["amount_eur"] > 0)).alias("b"))
+    return paid.select(
         "household_id", "month", F.col("b.benefit").alias("benefit"), F.col("b.amount_eur").alias("amount_eur"))
 
 
