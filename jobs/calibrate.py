@@ -28,8 +28,9 @@ from jobs.sources import read_sources
 from jobs.spark import get_spark
 from transforms import model
 from transforms.calibration import in_target, solve_intercept
-from transforms.columns import add_months, month_start
-from transforms.features import Calendar, Rules, compute_features
+from transforms.columns import add_months, in_force, month_start
+from transforms.features import Calendar, Rules
+from transforms.features import sample_features
 
 MIN_SAMPLE = 200
 
@@ -66,32 +67,26 @@ def model_version(spec: ModelSpec) -> str:
     return spec.version + "".join(f"+calibrated-{m:%Y-%m}" for m in months)
 
 
-def sample_features(spark: SparkSession, config: Config, sample: DataFrame, spec: ModelSpec) -> DataFrame:
+def features_at_control(spark: SparkSession, config: Config, sample: DataFrame, spec: ModelSpec) -> DataFrame:
     """Variables and modalities of each sampled household as of its control month.
 
-    `sample` has household_id and control_month. The sources are read once for all the
-    months involved and reduced to the sampled households before any aggregation.
+    `sample` has household_id and control_month. The sources of every month involved are
+    read once, reduced to the sampled households, and the variables computed in one pass.
     """
-    control_months = sorted(r.control_month for r in sample.select("control_month").distinct().collect())
-    if not control_months:
+    bounds = sample.agg(F.min("control_month").alias("first"), F.max("control_month").alias("last")).first()
+    if bounds.first is None:
         raise CalibrationError("the labelled sample is empty")
-    calendars = [Calendar(m, config.windows.short_months, config.windows.long_months) for m in control_months]
-    ids = F.broadcast(sample.select("household_id").distinct())
-    sources = {name: df.join(ids, on="household_id", how="left_semi").persist(StorageLevel.MEMORY_AND_DISK)
-               for name, df in read_sources(spark, config, calendars[0], calendars[-1]).as_dict().items()}
-    rules = Rules(**config.rules.model_dump())
-    per_month = []
-    for cal in calendars:
-        features = compute_features(sources["households"], sources["members"], sources["payments"],
-                                    sources["declarations"], sources["events"], cal=cal,
-                                    smic_eur=config.smic_for(cal.snapshot_month), rules=rules)
-        per_month.append(features)
-    features = per_month[0]
-    for other in per_month[1:]:
-        features = features.unionByName(other)
-    features = features.withColumnRenamed("score_month", "control_month")
+    first, last = (Calendar(m, config.windows.short_months, config.windows.long_months)
+                   for m in (bounds.first, bounds.last))
+    sources = read_sources(spark, config, first, last)
+    months = sample.select("household_id", F.col("control_month").alias("score_month"))
+    smic = in_force([(r.valid_from, r.net_monthly_eur) for r in config.smic],
+                    F.add_months(F.col("score_month"), -1))
+    features = sample_features(months, sources.households, sources.members, sources.payments,
+                                  sources.declarations, sources.events, cal=first, smic_eur=smic,
+                                  rules=Rules(**config.rules.model_dump()))
     cafs = spark.createDataFrame([(c.code, c.prefill_start) for c in config.cafs], "caf string, prefill_start date")
-    return (model.with_modalities(features, spec)
+    return (model.with_modalities(features.withColumnRenamed("score_month", "control_month"), spec)
             .join(sample, on=["household_id", "control_month"], how="inner")
             .join(F.broadcast(cafs), on="caf", how="left"))
 
@@ -121,7 +116,7 @@ def calibrate(spark: SparkSession, config: Config, month: date) -> ModelSpec:
     spec = config.model
     controls = delta.read_table(spark, config.source_path("controls"))
     sample = opbd_sample(controls, month, spec.target.overpayment_min_eur, spec.target.overpayment_min_months)
-    labelled = sample_features(spark, config, sample, spec).persist(StorageLevel.MEMORY_AND_DISK)
+    labelled = features_at_control(spark, config, sample, spec).persist(StorageLevel.MEMORY_AND_DISK)
     unscorable = labelled.where(model.unmatched(spec)).count()
     if unscorable:
         raise CalibrationError(f"{unscorable} sampled household(s) match no modality of the model file")

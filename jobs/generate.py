@@ -20,7 +20,7 @@ from jobs.cli import Progress, job_main, load_job_config
 from jobs.config import ConfigError
 from jobs.spark import get_spark
 from jobs.synth_spec import SynthSpec
-from jobs.calibrate import sample_features
+from jobs.calibrate import features_at_control
 from transforms import model, synth, synth_labels
 from transforms.calibration import solve_intercept
 from transforms.columns import month_start
@@ -107,12 +107,26 @@ def opbd_controls(spark, config, spec: SynthSpec, households: int, period: synth
     sample = synth_labels.draw_sample(snapshots, last_month=period.end, months=min(12, period.months - 1),
                                       probability=min(1.0, wanted / households), seed=seed)
     model_spec = config.model
-    labelled = sample_features(spark, config, sample, model_spec).persist()
+    labelled = features_at_control(spark, config, sample, model_spec).persist()
+    rate = model_spec.target.published_rate
     intercepts = {}
     for name in model_spec.model_names():
         groups = labelled.groupBy(model.linear_predictor(model_spec, name).alias("s")).count().collect()
-        intercepts[name] = solve_intercept([(g.s, g["count"]) for g in groups], model_spec.target.published_rate)
-    return synth_labels.outcomes(labelled, model_spec, intercepts, seed)
+        intercepts[name] = solve_intercept([(g.s, g["count"]) for g in groups], rate)
+    # Shift both intercepts together until the drawn outcomes hit the published rate: a
+    # sample of a few thousand would otherwise miss it by a point by chance alone.
+    size = labelled.count()
+
+    def drawn_rate(shift: float) -> float:
+        shifted = {name: b0 + shift for name, b0 in intercepts.items()}
+        return labelled.where(synth_labels.is_target(model_spec, shifted, seed)).count() / size
+
+    low, high = -1.0, 1.0
+    for _ in range(20):
+        middle = (low + high) / 2
+        low, high = (middle, high) if drawn_rate(middle) < rate else (low, middle)
+    shift = (low + high) / 2
+    return synth_labels.outcomes(labelled, model_spec, {n: b + shift for n, b in intercepts.items()}, seed)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -187,11 +187,11 @@ def latest_snapshot_month(config: Config) -> date:
 def run(args: argparse.Namespace) -> int:
     config = load_job_config(args)
     spark = get_spark(config.spark.app_name, config.spark.master, config.spark.conf)
-    if args.first:
-        wanted = months(args.first, args.last or args.first)
-    else:
-        wanted = [args.month or add_months(latest_snapshot_month(config), 1)]
     try:
+        if args.first:
+            wanted = months(args.first, args.last or args.first)
+        else:
+            wanted = [args.month or add_months(latest_snapshot_month(config), 1)]
         for month in wanted:
             progress = Progress("score")
             result = score_month(spark, config, month, progress)

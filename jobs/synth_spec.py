@@ -145,6 +145,7 @@ class HousingScale(Strict):
     per_child: float
     per_smic: float
     min_eur: float
+    rent_factor: Range = Range(min=1.0, max=1.0)   # the household's rent level, drawn once
 
 
 class Scales(Strict):

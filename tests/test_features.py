@@ -763,23 +763,23 @@ def test_features_columns_feed_every_model_variable(spec, feature_frame):
 
 
 def test_per_source_columns(spark):
-    """Each source's reduction: one row per household, with these columns (no Spark job)."""
+    """Each source's reduction: one row per household and score month, with these columns (no Spark job)."""
     households, members, payments, declarations, events = (
         spark.createDataFrame([], schema) for schema in (HOUSEHOLDS, MEMBERS, PAYMENTS, DECLARATIONS, EVENTS))
     couples = households.select("household_id", "couple")
     assert member_features(members, couples, CAL, Rules()).columns == [
-        "household_id", "activity_code", "n_children_19_plus", "n_children_16_plus", "children_activity_code",
+        "household_id", "score_month", "activity_code", "n_children_19_plus", "n_children_16_plus", "children_activity_code",
         "n_self_employment_changes", "n_self_employment_spells"]
     assert payment_features(payments, CAL).columns == [
-        "household_id", "mean_total_benefits_eur", "mean_af_eur", "mean_cf_eur", "mean_pa_eur", "mean_rsa_eur",
+        "household_id", "score_month", "mean_total_benefits_eur", "mean_af_eur", "mean_cf_eur", "mean_pa_eur", "mean_rsa_eur",
         "n_rsa_months_w24", "n_rsa_changes"]
     assert resources_features(households, CAL, SMIC).columns == [
-        "household_id", "mean_resources_eur", "resources_smic_ratio"]
+        "household_id", "score_month", "mean_resources_eur", "resources_smic_ratio"]
     assert declaration_features(declarations, CAL, Rules()).columns == [
-        "household_id", "n_dtr_w24", "n_dtr_alimony", "n_dtr_self_employment", "n_corrections_w12",
+        "household_id", "score_month", "n_dtr_w24", "n_dtr_alimony", "n_dtr_self_employment", "n_corrections_w12",
         "mean_correction_gap_eur", "corrections_code"]
     assert event_features(events, CAL).columns == [
-        "household_id", "n_allowance_w12", "n_allowance_w24", "n_conlogetu", "n_proacc", "n_volsoc"]
+        "household_id", "score_month", "n_allowance_w12", "n_allowance_w24", "n_conlogetu", "n_proacc", "n_volsoc"]
 
 
 def test_payment_features_frame(spark):
@@ -796,4 +796,24 @@ def test_payment_features_frame(spark):
     ], "household_id string, mean_total_benefits_eur decimal(16,4), mean_af_eur decimal(16,4), "
        "mean_cf_eur decimal(16,4), mean_pa_eur decimal(16,4), mean_rsa_eur decimal(16,4), "
        "n_rsa_months_w24 int, n_rsa_changes int")
-    assert_df_equality(payment_features(payments, CAL), expected, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(payment_features(payments, CAL).drop("score_month"), expected,
+                       ignore_row_order=True, ignore_nullable=True)
+
+
+def test_sample_features_in_one_pass_equal_month_by_month(spark):
+    """A household scored at two months in one pass gets each month's own variables."""
+    from transforms.columns import in_force
+    from transforms.features import sample_features
+
+    frames = POPULATION.frames(spark)
+    months = [CAL.score_month, add_months(CAL.score_month, 1)]
+    one_by_one = None
+    for m in months:
+        cal = Calendar(m)
+        features = compute_features(*frames, cal=cal, smic_eur=SMIC)
+        one_by_one = features if one_by_one is None else one_by_one.unionByName(features)
+    ids = frames[0].select("household_id").distinct()
+    sample = ids.crossJoin(spark.createDataFrame([(m,) for m in months], "score_month date"))
+    smic = in_force([(date(2000, 1, 1), SMIC)], F.add_months(F.col("score_month"), -1))
+    together = sample_features(sample, *frames, cal=CAL, smic_eur=smic)
+    assert_df_equality(together, one_by_one, ignore_row_order=True, ignore_nullable=True)

@@ -65,3 +65,13 @@ def by_key(key: Column, values: Mapping[str, Column | object], default: Column |
         value = value if isinstance(value, Column) else F.lit(value)
         expr = F.when(key == k, value) if expr is None else expr.when(key == k, value)
     return expr if default is None else expr.otherwise(default)
+
+
+def in_force(table, on: Column) -> Column:
+    """The value of a dated table [(valid_from, value), …] in force on a date Column
+    (e.g. the net monthly SMIC of conf/smic.csv); null before the first date."""
+    expr = None
+    for valid_from, value in sorted(table, reverse=True):
+        condition = on >= F.lit(valid_from)
+        expr = F.when(condition, F.lit(value)) if expr is None else expr.when(condition, F.lit(value))
+    return expr

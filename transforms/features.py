@@ -30,7 +30,12 @@ MEAN_SCALE = "decimal(16,4)"   # a mean of cents over 12 months: 4 decimals keep
 
 @dataclass(frozen=True)
 class Calendar:
-    """The windows of score month M: W12 = M-12…M-1, W24 = M-24…M-1 (DMDE.md §2)."""
+    """The windows of score month M: W12 = M-12…M-1, W24 = M-24…M-1 (DMDE.md §2).
+
+    The dates serve to read only the partitions a month needs. The rules themselves are
+    written against a `score_month` column (see `Windows`), so that one pass can compute
+    the variables of households scored at different months (a labelled sample).
+    """
     score_month: date
     short_months: int = 12
     long_months: int = 24
@@ -54,6 +59,43 @@ class Calendar:
 
 
 @dataclass(frozen=True)
+class Windows:
+    """The same windows as Columns of each row's `score_month`."""
+    short_months: int = 12
+    long_months: int = 24
+
+    @property
+    def score_month(self) -> Column:
+        return F.col("score_month")
+
+    @property
+    def snapshot_month(self) -> Column:
+        return F.add_months(self.score_month, -1)
+
+    @property
+    def as_of(self) -> Column:
+        return F.date_sub(self.score_month, 1)
+
+    @property
+    def w12_start(self) -> Column:
+        return F.add_months(self.score_month, -self.short_months)
+
+    @property
+    def w24_start(self) -> Column:
+        return F.add_months(self.score_month, -self.long_months)
+
+
+KEY = ["household_id", "score_month"]
+
+
+def at_score_month(df: DataFrame, cal: Calendar) -> DataFrame:
+    """Rows stamped with the month they are read for (kept when they already carry one)."""
+    if "score_month" in df.columns:
+        return df
+    return df.withColumn("score_month", F.lit(cal.score_month))
+
+
+@dataclass(frozen=True)
 class Rules:
     """The thresholds of DMDE.md §3 that are not band edges of the model file."""
     child_adult_age: int = 19
@@ -62,9 +104,9 @@ class Rules:
     corrections_min_mean_gap_eur: float = 150.0
 
 
-def _in(column: Column | str, start: date, end: date) -> Column:
+def _in(column: Column | str, start: Column, end: Column) -> Column:
     column = F.col(column) if isinstance(column, str) else column
-    return column.between(F.lit(start), F.lit(end))
+    return column.between(start, end)
 
 
 def _count(condition: Column) -> Column:
@@ -73,13 +115,17 @@ def _count(condition: Column) -> Column:
 
 def population(households: DataFrame, cal: Calendar) -> DataFrame:
     """Every household present in the monthly snapshot of M-1."""
-    return households.where(F.col("month") == F.lit(cal.snapshot_month)).select(
-        "household_id", "caf", "couple", "guardianship")
+    households = at_score_month(households, cal)
+    w = Windows(cal.short_months, cal.long_months)
+    return households.where(F.col("month") == w.snapshot_month).select(
+        *KEY, "caf", "couple", "guardianship")
 
 
 def member_features(members: DataFrame, couples: DataFrame, cal: Calendar, rules: Rules) -> DataFrame:
     """Activities on the as-of date, children's ages on the first day of M, self-employment in W24."""
-    as_of, m = F.lit(cal.as_of), F.lit(cal.score_month)
+    members, couples = at_score_month(members, cal), at_score_month(couples, cal)
+    w = Windows(cal.short_months, cal.long_months)
+    as_of, m = w.as_of, w.score_month
     covers_as_of = (F.col("valid_from") <= as_of) & (F.col("valid_to").isNull() | (F.col("valid_to") >= as_of))
     activity = F.coalesce(F.col("activity"), F.lit("UNKNOWN"))
     role = F.col("role")
@@ -91,14 +137,14 @@ def member_features(members: DataFrame, couples: DataFrame, cal: Calendar, rules
                      activity), F.lit(CHILD_ACTIVITY_OTHER)))
 
     self_employed = role.isin(*ADULTS) & (activity == "SELF_EMPLOYED")
-    w24_start = F.lit(cal.w24_start)
-    starts_or_ends_in_w24 = _in("valid_from", cal.w24_start, cal.as_of) | _in("valid_to", cal.w24_start, cal.as_of)
+    w24_start = w.w24_start
+    starts_or_ends_in_w24 = _in("valid_from", w24_start, as_of) | _in("valid_to", w24_start, as_of)
     overlaps_w24 = (F.col("valid_from") <= as_of) & (F.col("valid_to").isNull() | (F.col("valid_to") >= w24_start))
 
     def adult(which: str, condition: Column) -> Column:
         return F.max(covers_as_of & (role == which) & condition)
 
-    per_household = members.groupBy("household_id").agg(
+    per_household = members.groupBy(*KEY).agg(
         (adult("HEAD", activity == "RETIRED") | adult("PARTNER", activity == "RETIRED")).alias("any_retired"),
         adult("PARTNER", activity == "INACTIVE").alias("partner_inactive"),
         adult("HEAD", activity.isin(*WORKING)).alias("head_working"),
@@ -110,7 +156,7 @@ def member_features(members: DataFrame, couples: DataFrame, cal: Calendar, rules
         _count(self_employed & starts_or_ends_in_w24).alias("n_self_employment_changes"),
         _count(self_employed & overlaps_w24).alias("n_self_employment_spells"),
     )
-    joined = couples.join(per_household, on="household_id", how="left")
+    joined = couples.join(per_household, on=KEY, how="left")
     is_couple = F.col("couple")
     activity_code = (F.when(F.coalesce("any_retired", F.lit(False)), "retired")
                      .when(is_couple & F.coalesce("partner_inactive", F.lit(False)), "partner_inactive")
@@ -121,7 +167,7 @@ def member_features(members: DataFrame, couples: DataFrame, cal: Calendar, rules
     children_code = F.when(F.col("children_priority").isNull(), "none_working_age") \
         .otherwise(F.element_at(priority_codes, F.col("children_priority")))
     return joined.select(
-        "household_id",
+        *KEY,
         activity_code.alias("activity_code"),
         F.coalesce("n_children_19_plus", F.lit(0)).alias("n_children_19_plus"),
         F.coalesce("n_children_16_plus", F.lit(0)).alias("n_children_16_plus"),
@@ -133,9 +179,11 @@ def member_features(members: DataFrame, couples: DataFrame, cal: Calendar, rules
 
 def payment_features(payments: DataFrame, cal: Calendar) -> DataFrame:
     """Means over W12 (sum / 12, a month without payment counts 0) and RSA changes over W24."""
-    in_w12 = _in("month", cal.w12_start, cal.snapshot_month)
-    in_w24 = _in("month", cal.w24_start, cal.snapshot_month)
-    month_index = (F.year("month") * 12 + F.month("month")) - (cal.w24_start.year * 12 + cal.w24_start.month)
+    payments = at_score_month(payments, cal)
+    w = Windows(cal.short_months, cal.long_months)
+    in_w12 = _in("month", w.w12_start, w.snapshot_month)
+    in_w24 = _in("month", w.w24_start, w.snapshot_month)
+    month_index = (F.year("month") * 12 + F.month("month")) - (F.year(w.w24_start) * 12 + F.month(w.w24_start))
     rsa_paid = (F.col("benefit") == "RSA") & (F.col("amount_eur") > 0) & in_w24
     # One bit per month of W24 where RSA was paid; a change is two neighbouring bits that differ.
     rsa_months = F.bit_or(F.when(rsa_paid, F.pow(F.lit(2.0), month_index).cast("long")))
@@ -145,24 +193,26 @@ def payment_features(payments: DataFrame, cal: Calendar) -> DataFrame:
         return (F.coalesce(F.sum(F.when(in_w12 & condition, F.col("amount_eur"))), F.lit(0)) / cal.short_months) \
             .cast(MEAN_SCALE)
 
-    aggregated = payments.where(in_w24).groupBy("household_id").agg(
+    aggregated = payments.where(in_w24).groupBy(*KEY).agg(
         mean(F.lit(True)).alias("mean_total_benefits_eur"),
         *[mean(F.col("benefit") == code).alias(name) for name, code in MEAN_BENEFITS.items()],
         F.coalesce(rsa_months, F.lit(0).cast("long")).alias("rsa_months"),
     )
     return aggregated.select(
-        "household_id", "mean_total_benefits_eur", *MEAN_BENEFITS,
+        *KEY, "mean_total_benefits_eur", *MEAN_BENEFITS,
         F.bit_count(F.col("rsa_months")).alias("n_rsa_months_w24"),
         F.bit_count(F.col("rsa_months").bitwiseXOR(F.shiftright("rsa_months", 1)).bitwiseAND(F.lit(pairs))).alias("n_rsa_changes"),
     )
 
 
-def resources_features(households: DataFrame, cal: Calendar, smic_eur: float) -> DataFrame:
+def resources_features(households: DataFrame, cal: Calendar, smic_eur: float | Column) -> DataFrame:
     """Mean monthly resources over the W12 months with a snapshot, over the SMIC of M-1."""
-    mean = households.where(_in("month", cal.w12_start, cal.snapshot_month)) \
-        .groupBy("household_id").agg(F.avg("resources_eur").alias("mean_resources_eur"))
+    households = at_score_month(households, cal)
+    w = Windows(cal.short_months, cal.long_months)
+    mean = households.where(_in("month", w.w12_start, w.snapshot_month)) \
+        .groupBy(*KEY).agg(F.avg("resources_eur").alias("mean_resources_eur"))
     return mean.select(
-        "household_id",
+        *KEY,
         F.col("mean_resources_eur").cast("decimal(12,2)").alias("mean_resources_eur"),
         # double: a ratio, compared with band edges like 0.4; documented in the README
         (F.coalesce(F.col("mean_resources_eur").cast("double"), F.lit(0.0)) / smic_eur)
@@ -172,11 +222,13 @@ def resources_features(households: DataFrame, cal: Calendar, smic_eur: float) ->
 
 def declaration_features(declarations: DataFrame, cal: Calendar, rules: Rules) -> DataFrame:
     """DTRs of W24 (alimony, self-employment income) and unverified downward corrections of W12."""
-    in_w24 = _in("quarter_start", cal.w24_start, cal.as_of)
-    in_w12 = _in("quarter_start", cal.w12_start, cal.as_of)
+    declarations = at_score_month(declarations, cal)
+    w = Windows(cal.short_months, cal.long_months)
+    in_w24 = _in("quarter_start", w.w24_start, w.as_of)
+    in_w12 = _in("quarter_start", w.w12_start, w.as_of)
     gap = F.col("prefilled_eur") - F.col("declared_eur")
     downward = in_w12 & F.col("corrected") & ~F.col("verified") & (gap > 0)
-    per_household = declarations.where(in_w24).groupBy("household_id").agg(
+    per_household = declarations.where(in_w24).groupBy(*KEY).agg(
         F.count(F.lit(1)).alias("n_dtr_w24"),
         _count(F.col("alimony")).alias("n_dtr_alimony"),
         _count(F.col("self_employment_eur") > 0).alias("n_dtr_self_employment"),
@@ -187,35 +239,61 @@ def declaration_features(declarations: DataFrame, cal: Calendar, rules: Rules) -
     flagged = (F.col("n_corrections_w12") >= rules.corrections_min_count) & (
         F.col("mean_correction_gap") > rules.corrections_min_mean_gap_eur)
     return per_household.select(
-        "household_id", "n_dtr_w24", "n_dtr_alimony", "n_dtr_self_employment", "n_corrections_w12",
+        *KEY, "n_dtr_w24", "n_dtr_alimony", "n_dtr_self_employment", "n_corrections_w12",
         F.col("mean_correction_gap").cast("decimal(12,2)").alias("mean_correction_gap_eur"),
         F.when(flagged, "flagged").otherwise("other").alias("corrections_code"))
 
 
 def event_features(events: DataFrame, cal: Calendar) -> DataFrame:
     """Allowance/neutralisation events in W12 and W24; counted events over W24."""
-    in_w24 = _in("event_date", cal.w24_start, cal.as_of)
-    in_w12 = _in("event_date", cal.w12_start, cal.as_of)
+    events = at_score_month(events, cal)
+    w = Windows(cal.short_months, cal.long_months)
+    in_w24 = _in("event_date", w.w24_start, w.as_of)
+    in_w12 = _in("event_date", w.w12_start, w.as_of)
     allowance = F.col("code").isin(*ALLOWANCE_EVENTS)
-    return events.where(in_w24).groupBy("household_id").agg(
+    return events.where(in_w24).groupBy(*KEY).agg(
         _count(allowance & in_w12).alias("n_allowance_w12"),
         _count(allowance).alias("n_allowance_w24"),
         *[_count(F.col("code") == code).alias(name) for name, code in COUNTED_EVENTS.items()],
     )
 
 
+def sample_features(sample: DataFrame, households: DataFrame, members: DataFrame, payments: DataFrame,
+                    declarations: DataFrame, events: DataFrame, *, cal: Calendar, smic_eur: Column,
+                    rules: Rules = Rules()) -> DataFrame:
+    """The variables of each (household_id, score_month) of a small sample, in one pass.
+
+    Each source row of a sampled household is stamped with the month(s) that household is
+    scored at; `smic_eur` is then a Column of the row's M-1 (see `transforms.columns`).
+    `cal` only gives the window lengths.
+    """
+    months = F.broadcast(sample.select(*KEY).distinct())
+
+    def stamped(df: DataFrame) -> DataFrame:
+        return df.join(months, on="household_id", how="inner")
+
+    return compute_features(stamped(households), stamped(members), stamped(payments),
+                            stamped(declarations), stamped(events), cal=cal, smic_eur=smic_eur, rules=rules)
+
+
 def compute_features(households: DataFrame, members: DataFrame, payments: DataFrame,
                      declarations: DataFrame, events: DataFrame, *, cal: Calendar,
-                     smic_eur: float, rules: Rules = Rules()) -> DataFrame:
-    """One row per household of the snapshot of M-1, with every variable's input."""
+                     smic_eur: float | Column, rules: Rules = Rules()) -> DataFrame:
+    """One row per household of the snapshot of M-1, with every variable's input.
+
+    Sources that carry a `score_month` column are read for that month (the rows of a
+    household scored at several months are then repeated, once per month): this is how
+    `sample_features` computes a labelled sample in one pass. Otherwise every row is read
+    for `cal.score_month`.
+    """
     scored = population(households, cal)
-    by_member = member_features(members, scored.select("household_id", "couple"), cal, rules)
+    by_member = member_features(members, scored.select(*KEY, "couple"), cal, rules)
     joined = (scored
-              .join(by_member, on="household_id", how="left")
-              .join(payment_features(payments, cal), on="household_id", how="left")
-              .join(resources_features(households, cal, smic_eur), on="household_id", how="left")
-              .join(declaration_features(declarations, cal, rules), on="household_id", how="left")
-              .join(event_features(events, cal), on="household_id", how="left"))
+              .join(by_member, on=KEY, how="left")
+              .join(payment_features(payments, cal), on=KEY, how="left")
+              .join(resources_features(households, cal, smic_eur), on=KEY, how="left")
+              .join(declaration_features(declarations, cal, rules), on=KEY, how="left")
+              .join(event_features(events, cal), on=KEY, how="left"))
 
     def zero(name: str, zero_value=0) -> Column:
         return F.coalesce(F.col(name), F.lit(zero_value)).alias(name)
@@ -231,8 +309,7 @@ def compute_features(households: DataFrame, members: DataFrame, payments: DataFr
                     .otherwise("no"))
     practice = F.col("n_self_employment_spells") + F.coalesce("n_dtr_self_employment", F.lit(0))
     return joined.select(
-        F.lit(cal.score_month).alias("score_month"),
-        "caf", "household_id",
+        "score_month", "caf", "household_id",
         "activity_code",
         "n_children_19_plus",
         "children_activity_code", "n_children_16_plus",

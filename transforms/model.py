@@ -93,11 +93,13 @@ def risk_factors(spec: ModelSpec, weight: Column, models: tuple[str, str] = ("mo
     """
     first, second = models
     items = []
-    for v in spec.variables:
+    for position, v in enumerate(spec.variables):
         contribution = (1 - weight) * log_odds_ratio(v, first) + weight * log_odds_ratio(v, second)
         label = F.element_at(F.create_map(*[x for m in v.modalities for x in (F.lit(m.code), F.lit(m.label))]),
                              F.col(v.name))
-        items.append(F.struct(contribution.alias("log_odds"), F.lit(v.name).alias("variable"),
+        # sorted by log_odds, then by the model file's order on ties (hence the negated position)
+        items.append(F.struct(contribution.alias("log_odds"), F.lit(-position).alias("file_order"),
+                              F.lit(v.name).alias("variable"),
                               F.lit(v.label).alias("variable_label"), label.alias("modality_label")))
     raising = F.filter(F.array(*items), lambda item: item["log_odds"] > 1e-12)
     return F.slice(F.sort_array(raising, asc=False), 1, TOP_FACTORS)

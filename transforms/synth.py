@@ -105,6 +105,7 @@ def household_frame(ids: DataFrame, spec: SynthSpec, cafs: Sequence[tuple[str, f
     prefill = F.create_map(*[x for code, _, start in cafs for x in (F.lit(code), F.lit(start))])
     end = F.lit(period.end)
     t = period.months
+    rent = spec.scales.housing_aid.rent_factor
     archetypes = F.broadcast(archetype_table(ids.sparkSession, spec))
 
     frame = ids.select(F.col("id").alias("hid")).select(
@@ -143,6 +144,7 @@ def household_frame(ids: DataFrame, spec: SynthSpec, cafs: Sequence[tuple[str, f
         (3 + u("rsa_period") * 6).cast("int").alias("rsa_period"),
         (u("rsa_phase") * 12).cast("int").alias("rsa_phase"),
         (u("se_change_m") * t).cast("int").alias("se_change_m"),
+        (rent.min + u("rent") * (rent.max - rent.min)).alias("rent_factor"),
         (spec.declarations.corrector_gap_eur.min + u("gap") *
          (spec.declarations.corrector_gap_eur.max - spec.declarations.corrector_gap_eur.min)).alias("corrector_gap"),
     )
@@ -311,7 +313,7 @@ def household_months(households: DataFrame, spec: SynthSpec, period: Period,
     rsa = F.when(F.col("on_rsa"), F.greatest(rsa_base - r.resources_rate * resources, F.lit(0.0)))
 
     h = s.housing_aid
-    housing = h.base + h.per_child * F.col("n_children") + h.per_smic * F.col("ratio_m")
+    housing = (h.base + h.per_child * F.col("n_children") + h.per_smic * F.col("ratio_m")) * F.col("rent_factor")
     al = F.when(F.col("housing_aid") & (housing >= h.min_eur), housing * noise("al"))
 
     single_parent = ~F.col("couple") & (F.col("n_af") > 0)

@@ -33,6 +33,18 @@ def draw_sample(households: DataFrame, *, last_month: date, months: int, probabi
         F.date_add("control_month", (uniform(seed, "opbd_day", hid) * 27).cast("int")).alias("control_date"))
 
 
+def blended_probability(spec: ModelSpec, intercepts: dict[str, float]) -> Column:
+    """The published models' blend as of the control month (needs control_month, prefill_start)."""
+    p1 = model.sigmoid(F.lit(intercepts["model1"]) + model.linear_predictor(spec, "model1"))
+    p2 = model.sigmoid(F.lit(intercepts["model2"]) + model.linear_predictor(spec, "model2"))
+    w2 = model.model2_weight(F.col("control_month"), F.col("prefill_start"))
+    return (1 - w2) * p1 + w2 * p2
+
+
+def is_target(spec: ModelSpec, intercepts: dict[str, float], seed: int) -> Column:
+    return uniform(seed, "opbd_target", F.col("household_id")) < blended_probability(spec, intercepts)
+
+
 def outcomes(labelled: DataFrame, spec: ModelSpec, intercepts: dict[str, float], seed: int) -> DataFrame:
     """OPBD controls with outcomes drawn from the blended published model.
 
@@ -45,10 +57,7 @@ def outcomes(labelled: DataFrame, spec: ModelSpec, intercepts: dict[str, float],
     def u(salt: str) -> Column:
         return uniform(seed, salt, hid)
 
-    p1 = model.sigmoid(F.lit(intercepts["model1"]) + model.linear_predictor(spec, "model1"))
-    p2 = model.sigmoid(F.lit(intercepts["model2"]) + model.linear_predictor(spec, "model2"))
-    w2 = F.col("w2")
-    target = u("opbd_target") < (1 - w2) * p1 + w2 * p2
+    target = is_target(spec, intercepts, seed)
     small = ~target & (u("opbd_small") < 0.25)
     over = (F.when(target, 600 + u("opbd_over") * 4400)
             .when(small, 50 + u("opbd_over") * 1500)
@@ -59,8 +68,6 @@ def outcomes(labelled: DataFrame, spec: ModelSpec, intercepts: dict[str, float],
                    .otherwise(0))
     under = F.when(~target & (u("opbd_under") < 0.08), 30 + u("opbd_under_eur") * 800).otherwise(0.0)
     return labelled.select(
-        "*", model.model2_weight(F.col("control_month"), F.col("prefill_start")).alias("w2")
-    ).select(
         "household_id", "control_date", F.lit("OPBD").alias("origin"),
         F.when(u("opbd_mode") < 0.5, "ON_SITE").otherwise("DOCUMENTS").alias("mode"),
         F.round(over, 2).cast(MONEY).alias("overpayment_eur"),

@@ -1,0 +1,128 @@
+"""The synthetic population: deterministic, and coherent as a Caf would see it."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from pyspark.sql import functions as F
+
+from jobs import delta
+from jobs.config import load_config
+from jobs.generate import generate
+from jobs.sources import SOURCE_TABLES
+from transforms.columns import completed_age
+
+
+def source(spark, population, name):
+    return delta.read_table(spark, population.config.source_path(name))
+
+
+def _generate(spark, tmp_path, name, seed):
+    config = load_config(env="local", overrides={"data_dir": str(tmp_path / name)})
+    generate(spark, config, households=300, start=date(2025, 1, 1), end=date(2026, 1, 1), seed=seed)
+    return {t: delta.read_table(spark, config.source_path(t)) for t in SOURCE_TABLES}
+
+
+def test_same_arguments_same_tables_another_seed_other_tables(spark, tmp_path):
+    first = _generate(spark, tmp_path, "a", seed=5)
+    again = _generate(spark, tmp_path, "b", seed=5)
+    other = _generate(spark, tmp_path, "c", seed=6)
+    for table in SOURCE_TABLES:
+        assert first[table].count() > 0, table
+        assert first[table].exceptAll(again[table]).count() == 0, table
+        assert again[table].exceptAll(first[table]).count() == 0, table
+    assert first["households"].exceptAll(other["households"]).count() > 0
+
+
+def test_every_payment_household_exists_that_month(spark, population):
+    payments = source(spark, population, "payments")
+    households = source(spark, population, "households")
+    assert payments.join(households, on=["household_id", "month"], how="left_anti").count() == 0
+
+
+def _children_aged(members, payments, low, high):
+    """Per payment row, the number of distinct children aged low ≤ age < high that month."""
+    children = members.where(F.col("role") == "CHILD").select("household_id", "member_id", "birth_date").distinct()
+    age = completed_age("birth_date", F.col("month"))
+    return (payments.join(children, on="household_id", how="left")
+            .groupBy("household_id", "month")
+            .agg(F.count_distinct(F.when((F.col("birth_date") <= F.col("month")) & (age >= low) & (age < high),
+                                         F.col("member_id"))).alias("n")))
+
+
+def test_no_cf_without_three_children_aged_3_to_20(spark, population):
+    payments = source(spark, population, "payments")
+    cf = payments.where(F.col("benefit") == "CF")
+    assert cf.count() > 0
+    counts = _children_aged(source(spark, population, "members"), cf, 3, 21)
+    assert counts.where(F.col("n") < 3).count() == 0
+
+
+def test_af_only_from_two_children_under_20(spark, population):
+    af = source(spark, population, "payments").where(F.col("benefit") == "AF")
+    assert af.count() > 0
+    counts = _children_aged(source(spark, population, "members"), af, 0, 20)
+    assert counts.where(F.col("n") < 2).count() == 0
+
+
+def test_no_prefilled_dtr_before_the_caf_starts_prefilling(spark, population):
+    declarations = source(spark, population, "declarations")
+    starts = spark.createDataFrame([(c.code, c.prefill_start) for c in population.config.cafs],
+                                   "caf string, prefill_start date")
+    cafs = source(spark, population, "households").groupBy("household_id").agg(F.first("caf").alias("caf"))
+    dated = declarations.join(cafs, on="household_id").join(starts, on="caf")
+    assert dated.where(F.col("prefilled_eur").isNotNull() & (F.col("quarter_start") < F.col("prefill_start"))).count() == 0
+    assert dated.where(F.col("prefilled_eur").isNotNull()).count() > 0
+    assert dated.where(F.col("prefilled_eur").isNull() & (F.col("quarter_start") >= F.col("prefill_start"))).count() == 0
+
+
+def test_dtr_only_for_rsa_or_pa_recipients_of_the_quarter(spark, population):
+    declarations = source(spark, population, "declarations")
+    paid = source(spark, population, "payments").where(F.col("benefit").isin("RSA", "PA")) \
+        .select("household_id", F.trunc("month", "quarter").alias("quarter_start")).distinct()
+    assert declarations.join(paid, on=["household_id", "quarter_start"], how="left_anti").count() == 0
+
+
+def test_rsa_only_with_low_resources(spark, population):
+    rsa = source(spark, population, "payments").where(F.col("benefit") == "RSA")
+    households = source(spark, population, "households")
+    smic = population.config.smic_for(date(2026, 1, 1))
+    joined = rsa.join(households, on=["household_id", "month"])
+    assert joined.count() > 0
+    assert joined.where(F.col("resources_eur") > 0.6 * smic).count() == 0
+
+
+def test_spells_are_ordered_and_roles_coherent(spark, population):
+    members = source(spark, population, "members")
+    assert members.where(F.col("valid_to") < F.col("valid_from")).count() == 0
+    heads = members.where(F.col("role") == "HEAD").select("household_id").distinct().count()
+    households = source(spark, population, "households").select("household_id").distinct().count()
+    assert heads == households
+
+
+def test_households_spread_over_the_cafs_by_size(spark, population):
+    households = source(spark, population, "households").where(F.col("month") == date(2026, 1, 1))
+    per_caf = {r.caf: r["count"] for r in households.groupBy("caf").count().collect()}
+    assert set(per_caf) <= {c.code for c in population.config.cafs}
+    assert per_caf.get("59", 0) > per_caf.get("48", 0)
+
+
+def test_some_households_enter_and_leave(spark, population):
+    months = source(spark, population, "households").groupBy("household_id").agg(
+        F.min("month").alias("first"), F.max("month").alias("last"))
+    assert months.where(F.col("first") > date(2024, 6, 1)).count() > 0
+    assert months.where(F.col("last") < date(2026, 1, 1)).count() > 0
+
+
+@pytest.mark.parametrize("origin", ["DMDE", "OPBD"])
+def test_controls_have_both_origins(spark, population, origin):
+    controls = source(spark, population, "controls")
+    assert controls.where(F.col("origin") == origin).count() > 0
+
+
+def test_opbd_sample_is_about_18_percent_in_the_target(spark, population):
+    opbd = source(spark, population, "controls").where(F.col("origin") == "OPBD")
+    n = opbd.count()
+    target = opbd.where((F.col("overpayment_eur") >= 600) & (F.col("overpayment_months") >= 6)).count()
+    assert n >= 1000
+    assert abs(target / n - 0.18) < 0.03
