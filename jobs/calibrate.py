@@ -84,7 +84,7 @@ def features_at_control(spark: SparkSession, config: Config, sample: DataFrame, 
                     F.add_months(F.col("score_month"), -1))
     features = sample_features(months, sources.households, sources.members, sources.payments,
                                   sources.declarations, sources.events, cal=first, smic_eur=smic,
-                                  rules=Rules(**config.rules.model_dump()))
+                                  rules=Rules.of(config.rules))
     cafs = spark.createDataFrame([(c.code, c.prefill_start) for c in config.cafs], "caf string, prefill_start date")
     return (model.with_modalities(features.withColumnRenamed("score_month", "control_month"), spec)
             .join(sample, on=["household_id", "control_month"], how="inner")

@@ -35,7 +35,7 @@ from pydantic import (
 )
 
 __all__ = [
-    "Caf", "Capacity", "Config", "ConfigError", "ControlDelays", "Intercept", "Issue",
+    "Caf", "Capacity", "Ceilings", "Config", "ConfigError", "ControlDelays", "Intercept", "Issue",
     "Modality", "ModelInfo", "ModelSpec", "Quality", "Settings", "SmicRate",
     "SparkSettings", "Target", "UnknownNameError", "Variable", "Windows",
     "load_cafs", "load_config", "load_model", "load_smic", "write_model",
@@ -331,8 +331,26 @@ class ControlDelays(_Strict):
         return self.with_impact_months if had_impact else self.without_impact_months
 
 
+class Ceilings(_Strict):
+    """Plausible upper bounds of source amounts: above them a row is quarantined."""
+    payment_eur: Positive  # one benefit's monthly payment
+    resources_eur: Positive  # a household's net monthly resources
+    declaration_eur: Positive  # an amount of a quarterly DTR
+    control_eur: Positive  # an over- or underpayment found by a control
+    overpayment_months: PositiveInt
+
+
 class Quality(_Strict):
+    """Validation of the source tables (jobs/validate.py, rules in expectations/)."""
     max_quarantine_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+    ceilings: Ceilings
+    earliest_birth_date: IsoDate
+    results_dir: NonEmptyStr  # relative to data_dir: <results_dir>/<run_id>/
+    examples_per_rule: PositiveInt  # example keys per rule in the summary and error messages
+    data_docs: bool  # also render Great Expectations' HTML data docs
+    # Values GX lists per failed expectation: each costs GX a pass over the table; the
+    # quarantine table holds every rejected row anyway.
+    gx_unexpected_examples: NonNegativeInt
 
 
 class Settings(_Strict):

@@ -122,7 +122,7 @@ def opbd_controls(spark, config, spec: SynthSpec, households: int, period: synth
         return labelled.where(synth_labels.is_target(model_spec, shifted, seed)).count() / size
 
     low, high = -1.0, 1.0
-    for _ in range(20):
+    for _ in range(12):  # the shift to 1/2000: far below one outcome of the sample
         middle = (low + high) / 2
         low, high = (middle, high) if drawn_rate(middle) < rate else (low, middle)
     shift = (low + high) / 2

@@ -48,10 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", dest="last", type=month_start, help="last month of a backfill (with --from)")
 
 
-def feature_rules(config: Config) -> Rules:
-    return Rules(**config.rules.model_dump())
-
-
 def calendar(config: Config, score_month: date) -> Calendar:
     return Calendar(score_month, config.windows.short_months, config.windows.long_months)
 
@@ -107,7 +103,7 @@ def score_month(spark: SparkSession, config: Config, month: date, progress: Prog
     features = compute_features(*[getattr(sources, t) for t in ("households", "members", "payments",
                                                                  "declarations", "events")],
                                 cal=cal, smic_eur=config.smic_for(cal.snapshot_month),
-                                rules=feature_rules(config))
+                                rules=Rules.of(config.rules))
     features = features.persist(StorageLevel.MEMORY_AND_DISK)
     households = progress.stage("features", features.count)
     if households == 0:

@@ -191,6 +191,7 @@ class SynthSpec(Strict):
     residence: Weights
     other_events_per_year: float = Field(ge=0)
     other_event_codes: list[str]
+    quarterly_resources_swing: float = Field(default=0.0, ge=0, lt=1)   # ± share of the level
     scales: Scales
     declarations: Declarations
     controls: Controls

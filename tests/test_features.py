@@ -37,6 +37,7 @@ from transforms.model import with_modalities
 
 M = date(2026, 1, 1)
 CAL = Calendar(M)
+RULES = Rules.of(load_config().rules)
 AS_OF = date(2025, 12, 31)
 DAY = timedelta(days=1)
 W12_FIRST_DAY, M13_LAST_DAY = date(2025, 1, 1), date(2024, 12, 31)
@@ -162,7 +163,7 @@ def spec():
 @pytest.fixture(scope="module")
 def feature_frame(spark, spec):
     """compute_features + with_modalities over the whole test population, computed once."""
-    features = compute_features(*POPULATION.frames(spark), cal=CAL, smic_eur=SMIC)
+    features = compute_features(*POPULATION.frames(spark), cal=CAL, smic_eur=SMIC, rules=RULES)
     frame = with_modalities(features, spec).cache()
     yield frame
     frame.unpersist()
@@ -767,7 +768,7 @@ def test_per_source_columns(spark):
     households, members, payments, declarations, events = (
         spark.createDataFrame([], schema) for schema in (HOUSEHOLDS, MEMBERS, PAYMENTS, DECLARATIONS, EVENTS))
     couples = households.select("household_id", "couple")
-    assert member_features(members, couples, CAL, Rules()).columns == [
+    assert member_features(members, couples, CAL, RULES).columns == [
         "household_id", "score_month", "activity_code", "n_children_19_plus", "n_children_16_plus", "children_activity_code",
         "n_self_employment_changes", "n_self_employment_spells"]
     assert payment_features(payments, CAL).columns == [
@@ -775,7 +776,7 @@ def test_per_source_columns(spark):
         "n_rsa_months_w24", "n_rsa_changes"]
     assert resources_features(households, CAL, SMIC).columns == [
         "household_id", "score_month", "mean_resources_eur", "resources_smic_ratio"]
-    assert declaration_features(declarations, CAL, Rules()).columns == [
+    assert declaration_features(declarations, CAL, RULES).columns == [
         "household_id", "score_month", "n_dtr_w24", "n_dtr_alimony", "n_dtr_self_employment", "n_corrections_w12",
         "mean_correction_gap_eur", "corrections_code"]
     assert event_features(events, CAL).columns == [
@@ -810,10 +811,10 @@ def test_sample_features_in_one_pass_equal_month_by_month(spark):
     one_by_one = None
     for m in months:
         cal = Calendar(m)
-        features = compute_features(*frames, cal=cal, smic_eur=SMIC)
+        features = compute_features(*frames, cal=cal, smic_eur=SMIC, rules=RULES)
         one_by_one = features if one_by_one is None else one_by_one.unionByName(features)
     ids = frames[0].select("household_id").distinct()
     sample = ids.crossJoin(spark.createDataFrame([(m,) for m in months], "score_month date"))
     smic = in_force([(date(2000, 1, 1), SMIC)], F.add_months(F.col("score_month"), -1))
-    together = sample_features(sample, *frames, cal=CAL, smic_eur=smic)
+    together = sample_features(sample, *frames, cal=CAL, smic_eur=smic, rules=RULES)
     assert_df_equality(together, one_by_one, ignore_row_order=True, ignore_nullable=True)

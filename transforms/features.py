@@ -97,11 +97,17 @@ def at_score_month(df: DataFrame, cal: Calendar) -> DataFrame:
 
 @dataclass(frozen=True)
 class Rules:
-    """The thresholds of DMDE.md §3 that are not band edges of the model file."""
-    child_adult_age: int = 19
-    child_working_age: int = 16
-    corrections_min_count: int = 2
-    corrections_min_mean_gap_eur: float = 150.0
+    """The thresholds of DMDE.md §3 that are not band edges of the model file
+    (conf/base.yaml, `rules:`)."""
+    child_adult_age: int
+    child_working_age: int
+    corrections_min_count: int
+    corrections_min_mean_gap_eur: float
+
+    @classmethod
+    def of(cls, settings) -> "Rules":
+        """From the configuration's `rules` section."""
+        return cls(**settings.model_dump())
 
 
 def _in(column: Column | str, start: Column, end: Column) -> Column:
@@ -260,7 +266,7 @@ def event_features(events: DataFrame, cal: Calendar) -> DataFrame:
 
 def sample_features(sample: DataFrame, households: DataFrame, members: DataFrame, payments: DataFrame,
                     declarations: DataFrame, events: DataFrame, *, cal: Calendar, smic_eur: Column,
-                    rules: Rules = Rules()) -> DataFrame:
+                    rules: Rules) -> DataFrame:
     """The variables of each (household_id, score_month) of a small sample, in one pass.
 
     Each source row of a sampled household is stamped with the month(s) that household is
@@ -278,7 +284,7 @@ def sample_features(sample: DataFrame, households: DataFrame, members: DataFrame
 
 def compute_features(households: DataFrame, members: DataFrame, payments: DataFrame,
                      declarations: DataFrame, events: DataFrame, *, cal: Calendar,
-                     smic_eur: float | Column, rules: Rules = Rules()) -> DataFrame:
+                     smic_eur: float | Column, rules: Rules) -> DataFrame:
     """One row per household of the snapshot of M-1, with every variable's input.
 
     Sources that carry a `score_month` column are read for that month (the rows of a

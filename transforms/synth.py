@@ -213,10 +213,17 @@ def present(m: Column) -> Column:
     return m.between(F.col("entry_m"), F.col("exit_m"))
 
 
-def ratio_in(spec: SynthSpec, m: Column) -> Column:
-    """Resources/SMIC in month m: an RSA household off RSA has found work."""
+def quarter_of(period: Period, m: Column) -> Column:
+    """Calendar quarter of month index m, as an absolute number (the key of quarterly draws)."""
+    return F.floor((m + (period.start.year * 12 + period.start.month - 1)) / 3)
+
+
+def ratio_in(spec: SynthSpec, period: Period, seed: int, m: Column) -> Column:
+    """Resources/SMIC in month m: the household's level, varying from quarter to quarter
+    (hours, contracts), plus a job in the months an RSA household is off RSA."""
+    swing = spec.quarterly_resources_swing * (2.0 * uniform(seed, "ratio_q", F.col("hid"), quarter_of(period, m)) - 1.0)
     off_rsa = (F.col("rsa_regime") != "none") & ~rsa_on(m)
-    return F.col("ratio") + F.when(off_rsa, spec.scales.rsa.job_ratio_off_rsa).otherwise(0.0)
+    return F.col("ratio") * (1.0 + swing) + F.when(off_rsa, spec.scales.rsa.job_ratio_off_rsa).otherwise(0.0)
 
 
 def has_work(m: Column) -> Column:
@@ -224,11 +231,6 @@ def has_work(m: Column) -> Column:
         F.col("couple") & F.col("partner_activity").isin(*WORKING))
     return worker | (F.col("head_activity") == "STUDENT") | (
         (F.col("rsa_regime") != "none") & ~rsa_on(m))
-
-
-def quarter_of(period: Period, m: Column) -> Column:
-    """Calendar quarter of month index m, as an absolute number (the key of quarterly draws)."""
-    return F.floor((m + (period.start.year * 12 + period.start.month - 1)) / 3)
 
 
 def consumption_units(spec: SynthSpec, n_children: Column) -> Column:
@@ -273,7 +275,7 @@ def household_months(households: DataFrame, spec: SynthSpec, period: Period,
     frame = frame.select(
         "*",
         _month_date(period, m).alias("month"),
-        ratio_in(spec, m).alias("ratio_m"),
+        ratio_in(spec, period, seed, m).alias("ratio_m"),
         rsa_on(m).alias("on_rsa"),
         children_aged(m, 0).alias("n_children"),
         children_aged(m, 0, s.af.age_limit).alias("n_af"),
@@ -432,7 +434,7 @@ def declarations_table(households: DataFrame, spec: SynthSpec, period: Period,
     months = [F.col("qm") + k for k in range(3)]
 
     def paid_rsa_or_pa(m: Column) -> Column:
-        pa = pa_paid(spec, period, seed, m, ratio_in(spec, m), children_aged(m, 0))
+        pa = pa_paid(spec, period, seed, m, ratio_in(spec, period, seed, m), children_aged(m, 0))
         return present(m) & (rsa_on(m) | pa.isNotNull())
 
     frame = frame.where(paid_rsa_or_pa(months[0]) | paid_rsa_or_pa(months[1]) | paid_rsa_or_pa(months[2]))
@@ -440,23 +442,31 @@ def declarations_table(households: DataFrame, spec: SynthSpec, period: Period,
     def u(salt: str) -> Column:
         return uniform(seed, salt, F.col("hid"), F.col("qm"))
 
-    quarter_resources = sum(ratio_in(spec, m) * _smic(smic, _month_date(period, m)) for m in months)
-    prefilled = F.when(F.col("quarter_start") >= F.col("prefill_start"), _money(quarter_resources))
+    # One select per step: a column used several times is computed once (Spark does not
+    # collapse these projections), which keeps the generated code small.
+    resources = sum(F.when(present(m), ratio_in(spec, period, seed, m) * _smic(smic, _month_date(period, m)))
+                    .otherwise(0.0) for m in months)
+    frame = frame.select("*", _money(resources).alias("quarter_resources"))
     random_down = u("random_down") < d.random_downward_share
-    gap = F.when(F.col("downward_corrector"), F.col("corrector_gap")).when(
-        random_down, d.random_gap_eur.min + u("random_gap") * (d.random_gap_eur.max - d.random_gap_eur.min))
-    corrected = prefilled.isNotNull() & gap.isNotNull() & (prefilled > 0)
-    declared = F.when(corrected, F.greatest(prefilled - 3 * gap, F.lit(0.0))).otherwise(quarter_resources)
+    frame = frame.select(
+        "*",
+        F.when(F.col("quarter_start") >= F.col("prefill_start"), F.col("quarter_resources")).alias("prefilled"),
+        F.when(F.col("downward_corrector"), F.col("corrector_gap")).when(
+            random_down, d.random_gap_eur.min + u("random_gap") * (d.random_gap_eur.max - d.random_gap_eur.min))
+         .alias("gap"))
+    corrected = F.col("gap").isNotNull() & (F.coalesce(F.col("prefilled"), F.lit(0)) > 0)
+    frame = frame.select("*", corrected.alias("corrected"))
     self_employed = F.col("head_activity") == "SELF_EMPLOYED"
     return frame.select(
         "household_id",
         "quarter_start",
-        _money(declared).alias("declared_eur"),
-        prefilled.alias("prefilled_eur"),
+        _money(F.when(F.col("corrected"), F.greatest(F.col("prefilled") - 3 * F.col("gap"), F.lit(0.0)))
+               .otherwise(F.col("quarter_resources"))).alias("declared_eur"),
+        F.col("prefilled").alias("prefilled_eur"),
         F.col("alimony").alias("alimony"),
-        _money(F.when(self_employed, 0.6 * quarter_resources).otherwise(0.0)).alias("self_employment_eur"),
-        corrected.alias("corrected"),
-        (corrected & (u("verified") < d.verified_share)).alias("verified"),
+        _money(F.when(self_employed, 0.6 * F.col("quarter_resources")).otherwise(0.0)).alias("self_employment_eur"),
+        "corrected",
+        (F.col("corrected") & (u("verified") < d.verified_share)).alias("verified"),
     )
 
 

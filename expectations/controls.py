@@ -1,0 +1,41 @@
+"""Suite of `controls`: past controls (before the score month), for eligibility."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from expectations.rules import (
+    BOOLEAN, DATE, INT, MONEY, STRING, Parameters, TableSuite, between, in_set, not_null,
+)
+
+ORIGINS = ("DMDE", "OPBD", "OTHER")
+MODES = ("ON_SITE", "DOCUMENTS")
+
+SCHEMA = {
+    "household_id": STRING, "control_date": DATE, "origin": STRING, "mode": STRING,
+    "overpayment_eur": MONEY, "underpayment_eur": MONEY, "overpayment_months": INT, "fraud": BOOLEAN,
+}
+
+
+def suite(p: Parameters) -> TableSuite:
+    ceiling = "€ found by a control, conf quality.ceilings.control_eur"
+    return TableSuite(
+        table="controls",
+        schema=SCHEMA,
+        key=("household_id", "control_date", "origin"),
+        rules=(
+            not_null("household_id"),
+            not_null("control_date"),
+            not_null("origin"),
+            not_null("mode"),
+            not_null("overpayment_eur", "a control's financial impact decides its delay"),
+            not_null("underpayment_eur", "a control's financial impact decides its delay"),
+            not_null("overpayment_months"),
+            in_set("origin", ORIGINS, "control origin"),
+            in_set("mode", MODES, "control mode"),
+            between("control_date", None, p.score_month - timedelta(days=1), "before the score month"),
+            between("overpayment_eur", 0, p.max_control_eur, ceiling),
+            between("underpayment_eur", 0, p.max_control_eur, ceiling),
+            between("overpayment_months", 0, p.max_overpayment_months,
+                    "months, conf quality.ceilings.overpayment_months"),
+        ),
+    )
