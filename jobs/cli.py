@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def job_main(module: ModuleType, argv: Sequence[str] | None = None) -> int:
     """Entry point of `spark-submit jobs/<job>.py`: the same arguments as `dmde <job>`."""
-    parser = argparse.ArgumentParser(prog=f"spark-submit {module.__name__.replace('.', '/')}.py",
+    parser = argparse.ArgumentParser(prog=f"spark-submit {sys.argv[0]}",
                                      description=module.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_arguments(parser)
