@@ -1,6 +1,13 @@
 """The Great Expectations (1.24) suite of a table, built from the same rules as the job's
 own filter: GX reports, it does not split rows (STACK.md).
 
+Row-local rules become GX's own expectations (not null, in set, regex, between, column
+pair). A rule that compares rows (a unique key, the household's presence in the snapshot,
+its Caf's pre-filling start) is computed once by the job, as a window count or a left
+join, into a helper column that GX then checks: GX has no cross-table expectation for
+Spark, and its ExpectCompoundColumnsToBeUnique recomputes its window in three separate
+Spark jobs, each shuffling the whole table again (tens of millions of payment rows).
+
 Every expectation carries `meta.rule` (the rule's name, or "schema"), so that a result
 is matched to the rule and to the job's own count. Great Expectations is imported here
 only, and lazily: it takes seconds to import.
@@ -42,14 +49,15 @@ def rule_expectations(rule: Rule) -> list:
         return [gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A=rule.then, column_B=rule.first, or_equal=True,
             ignore_row_if="either_value_is_missing", meta=meta)]
+    # Rules that compare rows: GX checks the helper column the job's window or join left.
     if isinstance(rule, UniqueKey):
-        return [gxe.ExpectCompoundColumnsToBeUnique(column_list=list(rule.columns), meta=meta)]
+        # helper: how many rows share the key
+        return [gxe.ExpectColumnValuesToBeBetween(column=rule.helper, min_value=1, max_value=1, meta=meta)]
     if isinstance(rule, InSnapshot):
-        # GX has no cross-table expectation on Spark: the job's left join on the snapshot
-        # keys leaves the flag, GX counts the rows without it.
+        # helper: the household was found in the snapshot keys
         return [gxe.ExpectColumnValuesToBeInSet(column=rule.helper, value_set=[True], meta=meta)]
     if isinstance(rule, PrefilledFromStart):
-        # helper: the Caf's pre-filling start, null when nothing was pre-filled
+        # helper: the pre-filling start of the household's Caf, null when nothing was pre-filled
         return [gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A=rule.date_column, column_B=rule.helper, or_equal=True,
             ignore_row_if="either_value_is_missing", meta=meta)]

@@ -30,7 +30,6 @@ INT: DataType = IntegerType()
 # Columns the tagging adds; prefixed so that they never collide with a source column.
 RULES_COLUMN = "dq_rules"
 HELPER_PREFIX = "dq_"
-SNAPSHOT_CAF_COLUMN = "dq_snapshot_caf"
 
 Bound = int | float | Decimal | date
 
@@ -105,8 +104,9 @@ class InSnapshot(Rule):
 
 @dataclass(frozen=True, kw_only=True)
 class PrefilledFromStart(Rule):
-    """A pre-filled amount only from the pre-filling start of the household's Caf (the Caf
-    of the snapshot, see InSnapshot): `date_column` >= start when `amount_column` is set."""
+    """A pre-filled amount only from the pre-filling start of the household's Caf (its Caf
+    in the snapshot, joined by the table's InSnapshot rule): `date_column` >= start when
+    `amount_column` is set."""
 
     amount_column: str
     date_column: str
@@ -207,6 +207,8 @@ def between(column: str, low: Bound | None, high: Bound | None, why: str) -> Bet
 def _show(value: Bound) -> str:
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     return f"{value:,}".replace(",", " ")
 
 

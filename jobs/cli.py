@@ -17,6 +17,7 @@ from jobs.config import ConfigError, load_config
 
 JOBS = {
     "generate": ("jobs.generate", "write a synthetic population's six source tables"),
+    "validate": ("jobs.validate", "check the source tables a score month reads (rules in expectations/)"),
     "score": ("jobs.score_month", "score every household of a month (or a range of months)"),
     "calibrate": ("jobs.calibrate", "compute both models' intercepts on the OPBD random-control sample"),
     "show": ("jobs.show", "print the top of a Caf's ranked list (reads the Delta tables, no Spark)"),

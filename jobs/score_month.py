@@ -7,9 +7,11 @@ For score month M: reads the snapshots of W12 (the scored population is the snap
 M-1), the payments, declarations and events of W24 and the past controls; computes the 19
 variables, applies both models of the calibrated model file, blends them prorata
 temporis, ranks each Caf's households, applies the control delays, explains each score,
-and selects each Caf's target list. The tables features, scores and targets (partitioned
-by caf and score_month) are staged first and committed together at the end: a failed run
-changes nothing, a re-run replaces the month. One row per run goes to `runs`.
+and selects each Caf's target list. The sources are validated first (jobs/validate.py):
+rows breaking a rule of expectations/ go to `quarantine`, a table-level failure stops the
+run. The tables features, scores, targets and quarantine (partitioned by caf and
+score_month) are staged first and committed together at the end: a failed run changes
+nothing, a re-run replaces the month. One row per run goes to `runs`.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from jobs.cli import Progress, job_main, load_job_config
 from jobs.config import Config, ModelSpec
 from jobs.sources import Sources, months, read_controls, read_sources
 from jobs.spark import get_spark
+from jobs.validate import DataQualityError, Validation, check_source_schemas, validate
 from transforms import model, ranking
 from transforms.columns import add_months, month_start
 from transforms.features import Calendar, Rules, compute_features
@@ -99,7 +102,14 @@ def score_month(spark: SparkSession, config: Config, month: date, progress: Prog
     version = model_version(spec)
     print(f"[score] run {run_id}: score month {month:%Y-%m}, model {version}", flush=True)
 
+    # Every source row is validated before any variable is computed (expectations/): the
+    # valid rows are scored, the others go to `quarantine`; a table-level failure stops here.
+    progress.stage("check schemas", check_source_schemas, spark, config, cal, run_id)
     sources: Sources = progress.stage("read sources", read_sources, spark, config, cal)
+    validation: Validation = progress.stage("validate", validate, spark, config, sources,
+                                            read_controls(spark, config, month), cal, run_id)
+    print(validation.summary(), flush=True)
+    sources = validation.sources
     features = compute_features(*[getattr(sources, t) for t in ("households", "members", "payments",
                                                                  "declarations", "events")],
                                 cal=cal, smic_eur=config.smic_for(cal.snapshot_month),
@@ -117,7 +127,7 @@ def score_month(spark: SparkSession, config: Config, month: date, progress: Prog
               .transform(ranking.rank_within_caf)
               .transform(ranking.national_decile)
               .transform(lambda df: ranking.eligibility(
-                  df, ranking.last_dmde_control(read_controls(spark, config, month), month), month,
+                  df, ranking.last_dmde_control(validation.controls, month), month,
                   with_impact_months=delays.with_impact_months,
                   without_impact_months=delays.without_impact_months,
                   uniform_from=delays.uniform_from, uniform_months=delays.uniform_months)))
@@ -136,7 +146,8 @@ def score_month(spark: SparkSession, config: Config, month: date, progress: Prog
     month_only = {"score_month": [month]}
     pending: list[delta.PendingWrite] = []
     try:
-        for name, df in (("features", feature_table), ("scores", scores), ("targets", targets)):
+        for name, df in (("features", feature_table), ("scores", scores), ("targets", targets),
+                         ("quarantine", validation.quarantine)):
             pending.append(progress.stage(
                 f"stage {name}", delta.stage_write, df, config.output_path(name),
                 partition_by=OUTPUT_PARTITIONS, run_id=run_id, replace_where=month_only,
@@ -145,14 +156,15 @@ def score_month(spark: SparkSession, config: Config, month: date, progress: Prog
         for write in pending:
             write.abort()
         raise
-    counts = {name: write.rows for name, write in zip(("features", "scores", "targets"), pending)}
+    counts = {name: write.rows for name, write in zip(("features", "scores", "targets"), pending)}  # quarantine: in rows_quarantined
     eligible = scores.where(F.col("eligible")).count()
     run = {
         "run_id": run_id, "score_month": month, "status": "succeeded",
         "model_version": version, "code_version": package_version("dmde"),
         "started_at": started, "finished_at": None,
         "households_scored": households, "households_eligible": eligible,
-        "output_rows": counts, "stage_seconds": dict(progress.durations),
+        "output_rows": counts, "rows_read": validation.rows("read"), "rows_used": validation.rows("used"),
+        "rows_quarantined": validation.rows("quarantined"), "stage_seconds": dict(progress.durations),
     }
     run["finished_at"] = datetime.now(timezone.utc)
     runs = delta.stage_write(runs_frame(spark, run), config.output_path("runs"), partition_by=["score_month"],
@@ -160,12 +172,14 @@ def score_month(spark: SparkSession, config: Config, month: date, progress: Prog
     progress.stage("commit", delta.commit_all, [*pending, runs])
     features.unpersist()
     scores.unpersist()
+    validation.unpersist()
     return run
 
 
 RUNS_SCHEMA = ("run_id string, score_month date, status string, model_version string, code_version string, "
                "started_at timestamp, finished_at timestamp, households_scored long, households_eligible long, "
-               "output_rows map<string,long>, stage_seconds map<string,double>")
+               "output_rows map<string,long>, rows_read map<string,long>, rows_used map<string,long>, "
+               "rows_quarantined map<string,long>, stage_seconds map<string,double>")
 
 
 def runs_frame(spark: SparkSession, run: dict) -> DataFrame:
@@ -192,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
             progress = Progress("score")
             result = score_month(spark, config, month, progress)
             print(summary(config, result, progress))
-    except ScoringError as err:
+    except (ScoringError, DataQualityError) as err:
         print(f"dmde score: {err}", file=sys.stderr)
         return 1
     return 0

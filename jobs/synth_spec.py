@@ -130,6 +130,7 @@ class RsaScale(Strict):
     max_ratio: float                    # no RSA above this resources/SMIC ratio
     resources_rate: float               # share of resources deducted from the RSA
     job_ratio_off_rsa: float            # resources/SMIC added in the months off RSA
+    min_eur: float = Field(default=0.0, ge=0)   # smaller amounts are not paid
 
 
 class PaScale(Strict):
@@ -192,6 +193,7 @@ class SynthSpec(Strict):
     other_events_per_year: float = Field(ge=0)
     other_event_codes: list[str]
     quarterly_resources_swing: float = Field(default=0.0, ge=0, lt=1)   # ± share of the level
+    child_spacing_years: Range = Range(min=1.5, max=2.5)                  # between two children
     scales: Scales
     declarations: Declarations
     controls: Controls

@@ -154,6 +154,15 @@ def check_source_schemas(spark: SparkSession, config: Config, cal: Calendar, run
     """The schema of every source table, from its Delta log (no data read): a drifted
     column stops the run before `read_sources` filters on it."""
     suites = expectations.suites(parameters(config, cal))
+    missing = [name for name in SOURCE_TABLES if not delta.table_exists(config.source_path(name))]
+    if missing:
+        month = f"{cal.score_month:%Y-%m}"
+        raise DataQualityError([
+            f"Source table {name}: there is no Delta table at {config.source_path(name)} (rule table_exists), "
+            f"so score month {month} cannot be validated and the run stopped: nothing was written and the output "
+            f"tables are unchanged. What to do: check conf `sources.{name}` and --data-dir, load the extract "
+            f"(or `dmde generate` for a synthetic population), then rerun `dmde score --month {month}`."
+            for name in missing])
     frames = {name: delta.read_table(spark, config.source_path(name)) for name in SOURCE_TABLES}
     _raise_on_schema_drift(config, cal, run_id, suites, {t: df.schema for t, df in frames.items()}, frames)
 
@@ -349,12 +358,13 @@ def run_great_expectations(frames: Mapping[str, DataFrame], suites: Mapping[str,
     expectation's rule, "rules": {rule: {"success", "unexpected_count"}}}}."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.base import (
+        DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig,
+    )
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    for site in list(context.list_data_docs_sites()):  # the default one writes to a temp folder
-        context.delete_data_docs_site(site)
+    context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False)))
     if docs_dir is not None:
         context.add_data_docs_site("dmde", {"class_name": "SiteBuilder", "store_backend": {
             "class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)}})

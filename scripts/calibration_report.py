@@ -20,7 +20,7 @@ from jobs.config import load_config
 from jobs.generate import generate
 from jobs.spark import get_spark
 from transforms.columns import add_months, month_start
-from transforms.features import Calendar, compute_features
+from transforms.features import Calendar, Rules, compute_features
 from transforms.model import with_modalities
 
 SOURCES = ("households", "members", "payments", "declarations", "events")
@@ -58,8 +58,10 @@ def main(argv=None) -> int:
 
     tables = {name: delta.read_table(spark, config.source_path(name)) for name in SOURCES}
     last_month = tables["households"].agg(F.max("month")).first()[0]
-    cal = Calendar(args.month or add_months(last_month, 1))
-    features = compute_features(*tables.values(), cal=cal, smic_eur=config.smic_for(cal.snapshot_month))
+    cal = Calendar(args.month or add_months(last_month, 1), config.windows.short_months,
+                   config.windows.long_months)
+    features = compute_features(*tables.values(), cal=cal, smic_eur=config.smic_for(cal.snapshot_month),
+                                rules=Rules.of(config.rules))
     counts = modality_counts(features, config.model)
 
     off = 0

@@ -8,14 +8,14 @@ counts are one aggregation per table, read by the job.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from expectations.rules import (
-    RULES_COLUMN, SNAPSHOT_CAF_COLUMN, Between, InSet, InSnapshot, Matches, NotNull, Ordered,
+    RULES_COLUMN, Between, InSet, InSnapshot, Matches, NotNull, Ordered,
     PrefilledFromStart, Rule, TableSuite, UniqueKey,
 )
 
@@ -25,6 +25,7 @@ COUNT_SCHEMA = ("table string, rows_read long, rows_quarantined long, "
 QUARANTINE_COLUMNS = ["score_month", "caf", "table", "rule", "rules", "rule_description",
                       "household_id", "key", "row", "run_id"]
 _PERIOD_COLUMN = "dq_period"
+_PREFILL_START_COLUMN = "dq_snapshot_prefill_start"
 
 
 def breaks(rule: Rule) -> Column:
@@ -60,36 +61,47 @@ def broken_rules(rules: Sequence[Rule]) -> Column:
     return F.filter(tags, lambda name: name.isNotNull())
 
 
-def snapshot_keys(households: DataFrame, period: str) -> DataFrame:
-    """One row per household and snapshot month (or quarter), with the Caf of its latest
-    month there: distinct keys, so that a left join never multiplies rows."""
+def snapshot_keys(households: DataFrame, period: str,
+                  prefill_starts: Mapping[str, date] | None = None) -> DataFrame:
+    """Distinct (household, snapshot month or quarter) keys, so that a left join never
+    multiplies rows; with `prefill_starts`, the pre-filling start of the Caf of the
+    household's latest month in the period. Only fixed-width values are aggregated (a date,
+    not the Caf code): Spark then hashes instead of sorting tens of millions of keys."""
     month = F.col("month")
     period_start = month if period == "month" else F.trunc(month, "quarter")
-    return (households
-            .select("household_id", period_start.alias(_PERIOD_COLUMN), "month", "caf")
-            .groupBy("household_id", _PERIOD_COLUMN)
-            .agg(F.max_by("caf", "month").alias(SNAPSHOT_CAF_COLUMN)))
+    keys = households.select("household_id", period_start.alias(_PERIOD_COLUMN), "month", "caf")
+    if prefill_starts is None:
+        return keys.select("household_id", _PERIOD_COLUMN).distinct()
+    start = F.try_element_at(_date_map(prefill_starts), F.col("caf"))
+    return (keys.groupBy("household_id", _PERIOD_COLUMN)
+            .agg(F.max_by(start, month).alias(_PREFILL_START_COLUMN)))
+
+
+def _date_map(values: Mapping[str, date]) -> Column:
+    return F.create_map(*[x for key, value in values.items() for x in (F.lit(key), F.lit(value))])
 
 
 def with_snapshot(df: DataFrame, keys: DataFrame, rule: InSnapshot) -> DataFrame:
-    """Add the rule's flag (the household is in the snapshot of the row's period) and the
-    snapshot's Caf (for the quarantine's partition and the pre-filling start)."""
+    """Add the rule's flag (the household is in the snapshot of the row's period), and the
+    pre-filling start of its Caf there when `keys` has it."""
+    extra = [_PREFILL_START_COLUMN] if _PREFILL_START_COLUMN in keys.columns else []
     found = keys.select(F.col("household_id").alias("dq_household_id"),
                         F.col(_PERIOD_COLUMN).alias("dq_period_start"),
-                        SNAPSHOT_CAF_COLUMN, F.lit(True).alias(rule.helper))
+                        *extra, F.lit(True).alias(rule.helper))
+    row_date = F.col(rule.date_column)
+    # A misdated quarter_start breaks its own rule, not this one.
+    row_period = row_date if rule.period == "month" else F.trunc(row_date, "quarter")
     same_household = F.col("household_id") == F.col("dq_household_id")
-    same_period = F.col(rule.date_column) == F.col("dq_period_start")
+    same_period = row_period == F.col("dq_period_start")
     joined = df.join(found, on=same_household & same_period, how="left")
-    return joined.select(*df.columns, F.coalesce(F.col(rule.helper), F.lit(False)).alias(rule.helper),
-                         SNAPSHOT_CAF_COLUMN)
+    return joined.select(*df.columns, F.coalesce(F.col(rule.helper), F.lit(False)).alias(rule.helper), *extra)
 
 
 def with_prefill_start(df: DataFrame, rule: PrefilledFromStart) -> DataFrame:
-    """Add the pre-filling start of the household's (snapshot) Caf where an amount was
-    pre-filled; null otherwise, and for a Caf unknown to conf/cafs.csv."""
-    starts = F.create_map(*[x for code, start in rule.starts.items() for x in (F.lit(code), F.lit(start))])
-    start = F.try_element_at(starts, F.col(SNAPSHOT_CAF_COLUMN))
-    return df.select("*", F.when(F.col(rule.amount_column).isNotNull(), start).alias(rule.helper))
+    """Add the pre-filling start of the household's Caf (from the snapshot join) where an
+    amount was pre-filled; null otherwise, and for a Caf unknown to conf/cafs.csv."""
+    prefilled = F.col(rule.amount_column).isNotNull()
+    return df.select("*", F.when(prefilled, F.col(_PREFILL_START_COLUMN)).alias(rule.helper))
 
 
 def with_key_rows(df: DataFrame, rule: UniqueKey) -> DataFrame:
@@ -106,11 +118,13 @@ def tag(df: DataFrame, suite: TableSuite, households: DataFrame | None = None) -
     before the window, which then reuses their partitioning by household.
     """
     tagged = df
+    prefill = [rule for rule in suite.rules if isinstance(rule, PrefilledFromStart)]
     for rule in suite.rules:
         if isinstance(rule, InSnapshot):
             if households is None:
                 raise ValueError(f"suite {suite.table}: rule {rule.name} needs the households snapshot")
-            tagged = with_snapshot(tagged, snapshot_keys(households, rule.period), rule)
+            starts = prefill[0].starts if prefill else None
+            tagged = with_snapshot(tagged, snapshot_keys(households, rule.period, starts), rule)
     for rule in suite.rules:
         if isinstance(rule, PrefilledFromStart):
             tagged = with_prefill_start(tagged, rule)
@@ -144,15 +158,10 @@ def known_caf(caf: Column, codes: Sequence[str]) -> Column:
 def quarantine_rows(tagged: DataFrame, suite: TableSuite, columns: Sequence[str], *,
                     score_month: date, run_id: str) -> DataFrame:
     """The rows that break a rule, whole (as JSON, nulls kept), with the first rule broken,
-    all of them, and the row's Caf when this table knows it (null otherwise)."""
+    all of them, and the row's Caf when the table has one (null otherwise: see with_caf)."""
     descriptions = F.create_map(*[x for rule in suite.rules
                                   for x in (F.lit(rule.name), F.lit(rule.description))])
-    if suite.caf_column is not None:
-        caf = F.col(suite.caf_column)
-    elif SNAPSHOT_CAF_COLUMN in tagged.columns:
-        caf = F.col(SNAPSHOT_CAF_COLUMN)
-    else:
-        caf = F.lit(None).cast("string")
+    caf = F.col(suite.caf_column) if suite.caf_column is not None else F.lit(None).cast("string")
     first_rule = F.col(RULES_COLUMN)[0]
     return tagged.where(is_quarantined()).select(
         F.lit(score_month).alias("score_month"),

@@ -52,6 +52,14 @@ def _month_date(period: Period, m: Column) -> Column:
     return F.add_months(F.lit(period.start), m.cast("int"))
 
 
+def _keep_when(condition: Column) -> Column:
+    """A generator keeping the row when `condition` holds, selected as column `kept`.
+
+    Unlike `where`, Spark does not push it below the projections that compute the columns
+    it reads, which would copy their expressions into the filter (past Janino's 64 KB)."""
+    return F.explode(F.when(condition, F.array(F.lit(True)))).alias("kept")
+
+
 def _smic(smic: Sequence[tuple[date, float]], month: Column) -> Column:
     """Net monthly SMIC in force in `month` (the dated table of conf/smic.csv)."""
     expr = None
@@ -148,13 +156,22 @@ def household_frame(ids: DataFrame, spec: SynthSpec, cafs: Sequence[tuple[str, f
         (spec.declarations.corrector_gap_eur.min + u("gap") *
          (spec.declarations.corrector_gap_eur.max - spec.declarations.corrector_gap_eur.min)).alias("corrector_gap"),
     )
-    # Children: eldest born `eldest_age` years before the period's end, the next ones 1.5–2.5
-    # years apart; a child born after the period's end does not exist yet. One column per
-    # child rank (not an array), so that the monthly counts below are plain comparisons.
-    eldest_birth = F.date_sub(end, (F.col("eldest_age") * 365.25).cast("int"))
+    # Children: eldest born `eldest_age` years before the period's end, each next one
+    # `child_spacing_years` after the previous; a child born after the period's end does not
+    # exist yet. One column per child rank (not an array), so that the monthly counts below
+    # are plain comparisons.
+    spacing = spec.child_spacing_years
+    offset, births = F.lit(0.0), []
+    for i in range(MAX_CHILDREN):
+        if i:
+            offset = offset + spacing.min + u("child_gap", F.lit(i)) * (spacing.max - spacing.min)
+        births.append(F.date_add(F.col("eldest_birth"), (offset * 365.25).cast("int")).alias(f"child{i + 1}_born"))
+    frame = frame.select(
+        "*", F.date_sub(end, (F.col("eldest_age") * 365.25).cast("int")).alias("eldest_birth")
+    ).select("*", *births)
     children = []
     for i in range(MAX_CHILDREN):
-        birth = F.date_add(eldest_birth, (i * 547 + u("child_gap", F.lit(i)) * 365).cast("int"))
+        birth = F.col(f"child{i + 1}_born")
         exists = (F.col("n_children_drawn") > i) & (birth <= end)
         children += [
             F.when(exists, birth).alias(f"child{i + 1}_birth"),
@@ -172,7 +189,8 @@ def household_frame(ids: DataFrame, spec: SynthSpec, cafs: Sequence[tuple[str, f
         # entering: on from rsa_start; leaving: on until rsa_end; in_out: on in between
         F.when(in_out, F.least("rsa_a", "rsa_b")).otherwise(F.col("rsa_a")).alias("rsa_start"),
         F.when(in_out, F.greatest("rsa_a", "rsa_b")).otherwise(F.col("rsa_b")).alias("rsa_end"),
-    ).drop("exit_drawn", "rsa_a", "rsa_b", "rsa_drawn", "n_children_drawn", "eldest_age",
+    ).drop("exit_drawn", "rsa_a", "rsa_b", "rsa_drawn", "n_children_drawn", "eldest_age", "eldest_birth",
+           *[f"child{i + 1}_born" for i in range(MAX_CHILDREN)],
            "child_activity_16plus_values", "child_activity_16plus_bounds")
 
 
@@ -257,6 +275,14 @@ def pa_paid(spec: SynthSpec, period: Period, seed: int, m: Column, ratio: Column
     return F.when(claims & (amount >= p.min_eur), amount)
 
 
+def rsa_paid(spec: SynthSpec, m: Column, ratio: Column, n_children: Column, smic_eur: Column) -> Column:
+    """RSA of month m, null when not paid: the household's scale minus a share of its
+    resources, in the months its RSA regime has it on RSA, from the minimum payment."""
+    r = spec.scales.rsa
+    amount = r.single * consumption_units(spec, n_children) - r.resources_rate * ratio * smic_eur
+    return F.when(rsa_on(m) & (amount >= r.min_eur), amount)
+
+
 def household_months(households: DataFrame, spec: SynthSpec, period: Period,
                      smic: Sequence[tuple[date, float]], seed: int) -> DataFrame:
     """One row per household and month of presence, with resources and every benefit."""
@@ -276,7 +302,6 @@ def household_months(households: DataFrame, spec: SynthSpec, period: Period,
         "*",
         _month_date(period, m).alias("month"),
         ratio_in(spec, period, seed, m).alias("ratio_m"),
-        rsa_on(m).alias("on_rsa"),
         children_aged(m, 0).alias("n_children"),
         children_aged(m, 0, s.af.age_limit).alias("n_af"),
         children_aged(m, s.af.supplement_from_age, s.af.age_limit).alias("n_af_older"),
@@ -284,10 +309,11 @@ def household_months(households: DataFrame, spec: SynthSpec, period: Period,
         children_aged(m, 0, s.paje_child_below).alias("n_paje"),
         children_aged(m, 0, s.cmg_child_below).alias("n_cmg"),
     )
+    frame = frame.select("*", _smic(smic, month).alias("smic_eur"))
     frame = frame.select(
         "*",
-        _smic(smic, month).alias("smic_eur"),
         pa_paid(spec, period, seed, m, F.col("ratio_m"), F.col("n_children")).alias("pa_eur"),
+        rsa_paid(spec, m, F.col("ratio_m"), F.col("n_children"), F.col("smic_eur")).alias("rsa_eur"),
     )
     resources = F.col("ratio_m") * F.col("smic_eur")
 
@@ -310,10 +336,6 @@ def household_months(households: DataFrame, spec: SynthSpec, period: Period,
                        / cf.differential_width))
     cf_paid = F.when(F.col("n_cf") >= cf.min_children, cf_amount)
 
-    r = s.rsa
-    rsa_base = r.single * consumption_units(spec, F.col("n_children"))
-    rsa = F.when(F.col("on_rsa"), F.greatest(rsa_base - r.resources_rate * resources, F.lit(0.0)))
-
     h = s.housing_aid
     housing = (h.base + h.per_child * F.col("n_children") + h.per_smic * F.col("ratio_m")) * F.col("rent_factor")
     al = F.when(F.col("housing_aid") & (housing >= h.min_eur), housing * noise("al"))
@@ -323,7 +345,7 @@ def household_months(households: DataFrame, spec: SynthSpec, period: Period,
         "AF": af,
         "CF": cf_paid,
         "PA": F.col("pa_eur"),
-        "RSA": rsa,
+        "RSA": F.col("rsa_eur"),
         "AL": al,
         "AAH": F.when(F.col("aah"), F.lit(s.aah)),
         "AEEH": F.when(F.col("aeeh") & (F.col("n_af") > 0), F.lit(s.aeeh)),
@@ -335,6 +357,7 @@ def household_months(households: DataFrame, spec: SynthSpec, period: Period,
     }
     return frame.select(
         "*",
+        F.col("rsa_eur").isNotNull().alias("on_rsa"),
         _money(resources * noise("resources")).alias("resources_eur"),
         F.array(*[F.struct(F.lit(code).alias("benefit"), _money(amount).alias("amount_eur"))
                   for code, amount in benefits.items()]).alias("benefits"),
@@ -432,20 +455,27 @@ def declarations_table(households: DataFrame, spec: SynthSpec, period: Period,
     frame = households.select("*", F.explode(quarters).alias("q")).select(
         "*", F.col("q.quarter_start").alias("quarter_start"), F.col("q.qm").alias("qm"))
     months = [F.col("qm") + k for k in range(3)]
+    # The situation of each month of the quarter, one step at a time (see below).
+    frame = frame.select("*", *[c for k, m in enumerate(months) for c in (
+        ratio_in(spec, period, seed, m).alias(f"ratio_{k}"),
+        children_aged(m, 0).alias(f"n_children_{k}"),
+        _smic(smic, _month_date(period, m)).alias(f"smic_{k}"))])
 
-    def paid_rsa_or_pa(m: Column) -> Column:
-        pa = pa_paid(spec, period, seed, m, ratio_in(spec, period, seed, m), children_aged(m, 0))
-        return present(m) & (rsa_on(m) | pa.isNotNull())
+    def paid_rsa_or_pa(k: int) -> Column:
+        m, ratio, n_children = months[k], F.col(f"ratio_{k}"), F.col(f"n_children_{k}")
+        rsa = rsa_paid(spec, m, ratio, n_children, F.col(f"smic_{k}"))
+        pa = pa_paid(spec, period, seed, m, ratio, n_children)
+        return present(m) & (rsa.isNotNull() | pa.isNotNull())
 
-    frame = frame.where(paid_rsa_or_pa(months[0]) | paid_rsa_or_pa(months[1]) | paid_rsa_or_pa(months[2]))
+    frame = frame.select("*", _keep_when(paid_rsa_or_pa(0) | paid_rsa_or_pa(1) | paid_rsa_or_pa(2))).drop("kept")
 
     def u(salt: str) -> Column:
         return uniform(seed, salt, F.col("hid"), F.col("qm"))
 
     # One select per step: a column used several times is computed once (Spark does not
     # collapse these projections), which keeps the generated code small.
-    resources = sum(F.when(present(m), ratio_in(spec, period, seed, m) * _smic(smic, _month_date(period, m)))
-                    .otherwise(0.0) for m in months)
+    resources = sum(F.when(present(m), F.col(f"ratio_{k}") * F.col(f"smic_{k}")).otherwise(0.0)
+                    for k, m in enumerate(months))
     frame = frame.select("*", _money(resources).alias("quarter_resources"))
     random_down = u("random_down") < d.random_downward_share
     frame = frame.select(

@@ -1,0 +1,526 @@
+"""Source-data validation: the rules of expectations/, their Spark Columns
+(transforms/quality.py), the Great Expectations suites and the job (jobs/validate.py)."""
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructField, StructType
+
+import expectations
+from expectations import rules as r
+from expectations.gx_suite import gx_suite
+from jobs import delta
+from jobs.cli import main
+from jobs.config import load_config
+from jobs.generate import PARTITIONS
+from jobs.score_month import score_month
+from jobs.validate import DataQualityError, check_source_schemas, parameters, schema_problems
+from transforms import quality
+from transforms.features import Calendar
+
+M = date(2026, 2, 1)
+AS_OF = date(2026, 1, 31)
+OUTPUTS = ("features", "scores", "targets", "runs", "quarantine")
+
+
+def broken(spark, rows, schema, rule, *helpers):
+    """The rows (first column: an id) with whether each breaks `rule`."""
+    df = spark.createDataFrame(rows, schema)
+    return {row[0]: row.broken for row in df.select(df.columns[0], quality.breaks(rule).alias("broken")).collect()}
+
+
+# --- each rule's Column, both sides of its edge ----------------------------------------------
+
+def test_not_null(spark):
+    rule = r.not_null("caf")
+    assert broken(spark, [("a", "59"), ("b", None)], "id string, caf string", rule) == {"a": False, "b": True}
+
+
+def test_in_set_ignores_nulls(spark):
+    rule = r.in_set("benefit", ("AF", "RSA"), "benefit")
+    got = broken(spark, [("in", "AF"), ("out", "XX"), ("case", "af"), ("null", None)], "id string, benefit string", rule)
+    assert got == {"in": False, "out": True, "case": True, "null": False}
+
+
+def test_event_code_pattern(spark):
+    rule = expectations.events.suite(_params()).rule("code_format")
+    got = broken(spark, [("a", "CHGT_RIB"), ("b", "chgt_rib"), ("c", ""), ("d", "CODE 2"), ("e", None)],
+                 "id string, code string", rule)
+    assert got == {"a": False, "b": True, "c": True, "d": True, "e": False}
+
+
+@pytest.mark.parametrize("amount, is_broken", [
+    ("-0.01", True), ("0.00", False), ("10000.00", False), ("10000.01", True), (None, False)])
+def test_amount_between_zero_and_ceiling(spark, amount, is_broken):
+    rule = r.between("amount_eur", 0, 10000.0, "test")
+    value = None if amount is None else Decimal(amount)
+    assert broken(spark, [("a", value)], "id string, amount_eur decimal(12,2)", rule) == {"a": is_broken}
+
+
+@pytest.mark.parametrize("birth, is_broken", [
+    (AS_OF, False), (AS_OF + timedelta(days=1), True), (date(1900, 1, 1), False), (date(1899, 12, 31), True)])
+def test_birth_date_up_to_the_as_of_date(spark, birth, is_broken):
+    rule = expectations.members.suite(_params()).rule("birth_date_in_range")
+    assert broken(spark, [("a", birth)], "id string, birth_date date", rule) == {"a": is_broken}
+
+
+def test_spell_dates_ordered_open_spell_allowed(spark):
+    rule = expectations.members.suite(_params()).rule("spell_dates_ordered")
+    rows = [("same", date(2025, 1, 1), date(2025, 1, 1)), ("after", date(2025, 1, 2), date(2025, 1, 1)),
+            ("open", date(2025, 1, 2), None), ("before", date(2024, 1, 1), date(2025, 1, 1))]
+    got = broken(spark, rows, "id string, valid_from date, valid_to date", rule)
+    assert got == {"same": False, "after": True, "open": False, "before": False}
+
+
+def test_unique_key_quarantines_every_row_of_a_duplicated_key(spark):
+    suite = _suite("k", [r.UniqueKey(name="key_unique", columns=("household_id", "month"), description="d")])
+    df = spark.createDataFrame([("h1", M), ("h1", M), ("h1", date(2026, 1, 1)), (None, M), (None, M)],
+                               "household_id string, month date")
+    got = sorted((row.household_id or "-", row.month, tuple(row.dq_rules)) for row in quality.tag(df, suite).collect())
+    assert got == [("-", M, ("key_unique",)), ("-", M, ("key_unique",)),
+                   ("h1", date(2026, 1, 1), ()), ("h1", M, ("key_unique",)), ("h1", M, ("key_unique",))]
+
+
+SNAPSHOT = "household_id string, month date, caf string"
+
+
+def test_payment_needs_the_household_in_that_month_snapshot(spark):
+    suite = _suite("payments", [r.InSnapshot(name="in_snapshot", date_column="month", period="month",
+                                             description="d")])
+    snapshot = spark.createDataFrame([("h1", date(2025, 1, 1), "59"), ("h1", date(2025, 1, 1), "59"),
+                                      ("h2", date(2025, 2, 1), "75")], SNAPSHOT)
+    payments = spark.createDataFrame([("h1", date(2025, 1, 1)), ("h1", date(2025, 2, 1)), ("h3", date(2025, 1, 1)),
+                                      (None, date(2025, 1, 1))], "household_id string, month date")
+    tagged = quality.tag(payments, suite, snapshot).select("household_id", "month", "dq_rules")
+    expected = spark.createDataFrame(
+        [("h1", date(2025, 1, 1), []), ("h1", date(2025, 2, 1), ["in_snapshot"]),
+         ("h3", date(2025, 1, 1), ["in_snapshot"]), (None, date(2025, 1, 1), ["in_snapshot"])],
+        "household_id string, month date, dq_rules array<string>")
+    # a duplicated snapshot row does not duplicate the payment
+    assert_df_equality(tagged, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_declaration_needs_the_household_in_a_month_of_its_quarter(spark):
+    suite = _suite("declarations", [r.InSnapshot(name="in_snapshot", date_column="quarter_start", period="quarter",
+                                                 description="d")])
+    snapshot = spark.createDataFrame([("h1", date(2025, 3, 1), "59"), ("h2", date(2025, 4, 1), "59")], SNAPSHOT)
+    dtr = spark.createDataFrame([("h1", date(2025, 1, 1)), ("h2", date(2025, 1, 1)), ("h2", date(2025, 4, 1))],
+                                "household_id string, quarter_start date")
+    got = {(row.household_id, row.quarter_start): list(row.dq_rules) for row in quality.tag(dtr, suite, snapshot).collect()}
+    assert got == {("h1", date(2025, 1, 1)): [], ("h2", date(2025, 1, 1)): ["in_snapshot"],
+                   ("h2", date(2025, 4, 1)): []}
+
+
+def test_prefilled_amount_only_from_the_cafs_start(spark):
+    suite = _suite("declarations", [
+        r.InSnapshot(name="in_snapshot", date_column="quarter_start", period="quarter", description="d"),
+        r.PrefilledFromStart(name="prefilled_from_caf_start", amount_column="prefilled_eur",
+                             date_column="quarter_start", starts={"59": date(2025, 4, 1), "06": date(2024, 10, 1)},
+                             description="d")])
+    snapshot = spark.createDataFrame([(h, m, caf) for h, caf in (("h59", "59"), ("h06", "06"), ("hXX", "00"))
+                                      for m in (date(2025, 1, 1), date(2025, 4, 1))], SNAPSHOT)
+    rows = [("h59", date(2025, 1, 1), Decimal("10.00")),  # one quarter before Caf 59's start
+            ("h59", date(2025, 4, 1), Decimal("10.00")),  # on the start
+            ("h06", date(2025, 1, 1), Decimal("10.00")),  # Caf 06 started earlier
+            ("hXX", date(2025, 1, 1), Decimal("10.00"))]  # unknown Caf: the households rules report it
+    dtr = spark.createDataFrame(rows + [("h59", date(2025, 1, 1), None)],
+                                "household_id string, quarter_start date, prefilled_eur decimal(12,2)")
+    got = sorted((row.household_id, row.quarter_start, row.prefilled_eur is None, list(row.dq_rules))
+                 for row in quality.tag(dtr, suite, snapshot).collect())
+    assert got == [("h06", date(2025, 1, 1), False, []),
+                   ("h59", date(2025, 1, 1), False, ["prefilled_from_caf_start"]),
+                   ("h59", date(2025, 1, 1), True, []),
+                   ("h59", date(2025, 4, 1), False, []),
+                   ("hXX", date(2025, 1, 1), False, [])]
+
+
+def test_rules_are_listed_in_the_suites_order_and_the_first_is_the_rows_rule(spark):
+    suite = expectations.payments.suite(_params())
+    df = spark.createDataFrame([("h1", date(2025, 3, 1), "XX", Decimal("-1.00"))],
+                               "household_id string, month date, benefit string, amount_eur decimal(12,2)")
+    snapshot = spark.createDataFrame([("h1", date(2025, 3, 1), "59")], SNAPSHOT)
+    tagged = quality.tag(df, suite, snapshot)
+    assert tagged.first().dq_rules == ["benefit_in_set", "amount_eur_in_range"]
+    rows = quality.quarantine_rows(tagged, suite, df.columns, score_month=M, run_id="run-1")
+    row = rows.first()
+    assert (row.table, row.rule, row.caf) == ("payments", "benefit_in_set", None)
+    assert row.rule_description.startswith("benefit is a known benefit (AF, CF")
+    assert row.key == "household_id=h1, month=2025-03-01, benefit=XX"
+    assert json.loads(row.row) == {"household_id": "h1", "month": "2025-03-01", "benefit": "XX", "amount_eur": -1.0}
+
+
+def test_quarantine_keeps_nulls_in_the_row_and_finds_the_caf(spark):
+    suite = expectations.events.suite(_params())
+    df = spark.createDataFrame([("h1", date(2025, 3, 1), None), ("h2", date(2025, 3, 1), None)],
+                               "household_id string, event_date date, code string")
+    rows = quality.quarantine_rows(quality.tag(df, suite), suite, df.columns, score_month=M, run_id="run-1")
+    cafs = spark.createDataFrame([("h1", "59"), ("h3", "06")], "household_id string, caf string")
+    got = {row.household_id: (row.caf, row.rule, json.loads(row.row)["code"])
+           for row in quality.with_caf(rows, cafs, ["59", "06"]).collect()}
+    assert got == {"h1": ("59", "code_not_null", None), "h2": ("unknown", "code_not_null", None)}
+
+
+def test_counts_are_one_row_per_table(spark):
+    suite = expectations.households.suite(_params())
+    rows = [("h1", date(2026, 1, 1), "59", False, False, Decimal("10.00"), "F", "FR", date(1980, 1, 1), "URBAN"),
+            ("h2", date(2026, 1, 1), "00", False, False, Decimal("-1.00"), "F", "FR", date(1980, 1, 1), "URBAN"),
+            ("h2", date(2025, 12, 1), "59", False, False, Decimal("10.00"), "F", "FR", date(1980, 1, 1), "URBAN")]
+    df = spark.createDataFrame(rows, _ddl(suite))
+    row = quality.counts(quality.tag(df, suite), suite).first()
+    assert (row.table, row.rows_read, row.rows_quarantined) == ("households", 3, 1)
+    assert row.by_rule["caf_in_set"] == 1 and row.by_rule["resources_eur_in_range"] == 1
+    assert row.by_rule["key_unique"] == 0
+    assert row.by_period["2026-01-01"] == 2 and row.by_period["2025-12-01"] == 1 and row.by_period["2025-02-01"] == 0
+
+
+# --- schemas and suites ----------------------------------------------------------------------
+
+def test_schema_problems_name_the_column_and_a_likely_rename():
+    suite = expectations.payments.suite(_params())
+    fields = [StructField("household_id", r.STRING), StructField("month", r.DATE), StructField("benefit", r.STRING),
+              StructField("amount_paid_eur", r.MONEY)]
+    problems = [str(p) for p in schema_problems(suite, StructType(fields))]
+    assert problems == ["column amount_eur (decimal(12,2)) is missing "
+                        "(the table has unexpected column(s) amount_paid_eur: renamed?)"]
+    fields[3] = StructField("amount_eur", r.STRING)
+    assert [str(p) for p in schema_problems(suite, StructType(fields))] == [
+        "column amount_eur is string, expected decimal(12,2)"]
+    fields[3] = StructField("amount_eur", r.MONEY, nullable=False)
+    assert schema_problems(suite, StructType(fields + [StructField("extra", r.STRING)])) == []
+
+
+def test_every_rule_has_a_gx_expectation_that_names_it():
+    for suite in expectations.suites(_params()).values():
+        gx = gx_suite(suite)
+        named = [e.meta["rule"] for e in gx.expectations]
+        assert named.count("schema") == 2 * len(suite.schema)
+        assert [n for n in named if n != "schema"] == [rule.name for rule in suite.rules]
+
+
+def test_suites_take_codes_and_ceilings_from_the_configuration():
+    config = load_config(env="local")
+    suites = expectations.suites(parameters(config, Calendar(M)))
+    assert len(suites["households"].rule("caf_in_set").values) == 101
+    assert suites["payments"].rule("amount_eur_in_range").high == config.quality.ceilings.payment_eur
+    assert suites["declarations"].rule("quarter_start_in_range").values[0] == date(2024, 4, 1)
+    assert suites["households"].periods.expected[-1] == date(2026, 1, 1)
+    assert len(suites["payments"].periods.expected) == 24
+
+
+def test_a_missing_source_table_is_a_table_level_failure(spark, tmp_path):
+    config = load_config(env="local", overrides={"data_dir": str(tmp_path)})
+    with pytest.raises(DataQualityError) as failure:
+        check_source_schemas(spark, config, Calendar(M), "run-1")
+    assert len(failure.value.paragraphs) == 6
+    assert "Source table households: there is no Delta table at" in str(failure.value)
+
+
+def _params(config=None) -> r.Parameters:
+    return parameters(config or load_config(env="local"), Calendar(M))
+
+
+def _suite(table, rules) -> r.TableSuite:
+    columns = {c for rule in rules for c in r._columns_of(rule)}
+    return r.TableSuite(table=table, schema={c: r.STRING for c in sorted(columns)}, key=("household_id",),
+                        rules=tuple(rules))
+
+
+def _ddl(suite) -> str:
+    return ", ".join(f"{c} {t.simpleString()}" for c, t in suite.schema.items())
+
+
+# --- the job on a corrupted copy of the generated population ---------------------------------
+
+SNAPSHOT_MONTH = date(2026, 1, 1)
+W12 = [date(2025, m, 1) for m in range(2, 13)] + [SNAPSHOT_MONTH]
+
+
+def copy_population(population, tmp_path, name="copy"):
+    data_dir = tmp_path / name
+    shutil.copytree(population.data_dir, data_dir)
+    return load_config(env="local", overrides={"data_dir": str(data_dir)})
+
+
+def rewrite(config, table, df, *, new_schema=False):
+    """Replace a source table of the copy (a new schema needs a new table)."""
+    df = df.localCheckpoint()
+    if new_schema:
+        shutil.rmtree(config.source_path(table))
+    delta.write_table(df, config.source_path(table), partition_by=PARTITIONS[table], run_id="test-corrupt",
+                      mode="overwrite")
+
+
+def output_versions(config):
+    return {name: delta.table_version(config.output_path(name)) for name in OUTPUTS}
+
+
+def key(**values) -> str:
+    return ", ".join(f"{column}={'null' if value is None else value}" for column, value in values.items())
+
+
+def _set(column, value, where):
+    return F.when(where, F.lit(value)).otherwise(F.col(column)).alias(column)
+
+
+def _is(**values):
+    return reduce_and([F.col(c) == F.lit(v) for c, v in values.items()])
+
+
+def reduce_and(conditions):
+    out = conditions[0]
+    for condition in conditions[1:]:
+        out = out & condition
+    return out
+
+
+def _with(df, where, **values):
+    return df.select(*[_set(c, values[c], where) if c in values else F.col(c) for c in df.columns])
+
+
+@pytest.fixture(scope="module")
+def corrupted(spark, population, tmp_path_factory):
+    """Every row rule broken at least once, in known rows; then the month is scored.
+    `bad`: (table, key, rule, rows with that key)."""
+    config = copy_population(population, tmp_path_factory.mktemp("corrupted"))
+    read = lambda table: delta.read_table(spark, config.source_path(table))  # noqa: E731
+    bad = []
+
+    households = read("households")
+    complete = (households.where(F.col("month").isin(*W12)).groupBy("household_id").count()
+                .where(F.col("count") == len(W12)).orderBy("household_id").limit(5).collect())
+    h = [row.household_id for row in complete]
+    null_id = households.where(_is(household_id=h[4], month=date(2025, 5, 1))).select(
+        F.lit(None).cast("string").alias("household_id"), *households.columns[1:])
+    households = _with(households, _is(household_id=h[0], month=SNAPSHOT_MONTH), caf="00")
+    households = _with(households, _is(household_id=h[2], month=date(2025, 6, 1)), resources_eur=Decimal("-5.00"))
+    households = _with(households, _is(household_id=h[3], month=date(2025, 7, 1)),
+                       resources_eur=Decimal("100000.01"))
+    households = households.unionByName(households.where(_is(household_id=h[1], month=SNAPSHOT_MONTH))) \
+        .unionByName(null_id)
+    rewrite(config, "households", households)
+    bad += [("households", key(household_id=h[0], month=SNAPSHOT_MONTH), "caf_in_set", 1),
+            ("households", key(household_id=h[1], month=SNAPSHOT_MONTH), "key_unique", 2),
+            ("households", key(household_id=h[2], month=date(2025, 6, 1)), "resources_eur_in_range", 1),
+            ("households", key(household_id=h[3], month=date(2025, 7, 1)), "resources_eur_in_range", 1),
+            ("households", key(household_id=None, month=date(2025, 5, 1)), "household_id_not_null", 1)]
+
+    members = read("members")
+    spells = members.where(F.col("valid_to").isNotNull()).orderBy("member_id", "valid_from").limit(5).collect()
+    changes = [("role", "GRANDPARENT", "role_in_set"), ("activity", "ASTRONAUT", "activity_in_set"),
+               ("valid_to", None, "spell_dates_ordered"), ("birth_date", date(2026, 2, 15), "birth_date_in_range"),
+               ("birth_date", None, "birth_date_not_null")]
+    for spell, (column, value, rule) in zip(spells, changes):
+        if rule == "spell_dates_ordered":
+            value = spell.valid_from - timedelta(days=1)
+        where = _is(member_id=spell.member_id, valid_from=spell.valid_from)
+        members = _with(members, where, **{column: F.lit(value).cast(members.schema[column].dataType)})
+        bad.append(("members", key(household_id=spell.household_id, member_id=spell.member_id,
+                                   valid_from=spell.valid_from), rule, 1))
+    rewrite(config, "members", members)
+
+    payments = read("payments")
+    rows = payments.where(~F.col("household_id").isin(*h)).orderBy("household_id", "month", "benefit").limit(5).collect()
+    p = [dict(household_id=x.household_id, month=x.month, benefit=x.benefit) for x in rows]
+    late = (households.where(F.col("household_id").isNotNull())
+            .groupBy("household_id").agg(F.min("month").alias("first_month"))
+            .where(F.col("first_month") > date(2024, 7, 1)).orderBy("household_id").first())
+    entry = late.first_month
+    absent_month = date(entry.year - (entry.month == 1), (entry.month - 2) % 12 + 1, 1)  # the month before
+    payments = _with(payments, _is(**p[0]), benefit="XYZ")
+    payments = _with(payments, _is(**p[1]), amount_eur=Decimal("-5.00"))
+    payments = _with(payments, _is(**p[2]), amount_eur=Decimal("10000.01"))
+    payments = _with(payments, _is(**p[3]), amount_eur=Decimal("10000.00"))  # on the ceiling: valid
+    orphans = spark.createDataFrame([("9999999999", date(2025, 6, 1), "AF", Decimal("100.00")),
+                                     (late.household_id, absent_month, "AF", Decimal("50.00"))], payments.schema)
+    payments = payments.unionByName(payments.where(_is(**p[4]))).unionByName(orphans)
+    rewrite(config, "payments", payments)
+    bad += [("payments", key(**{**p[0], "benefit": "XYZ"}), "benefit_in_set", 1),
+            ("payments", key(**p[1]), "amount_eur_in_range", 1),
+            ("payments", key(**p[2]), "amount_eur_in_range", 1),
+            ("payments", key(**p[4]), "key_unique", 2),
+            ("payments", key(household_id="9999999999", month=date(2025, 6, 1), benefit="AF"),
+             "household_in_snapshot", 1),
+            ("payments", key(household_id=late.household_id, month=absent_month, benefit="AF"),
+             "household_in_snapshot", 1)]
+
+    declarations = read("declarations")
+    early = declarations.where((F.col("quarter_start") == date(2024, 7, 1)) & F.col("prefilled_eur").isNull()) \
+        .orderBy("household_id").limit(4).collect()
+    d = [dict(household_id=x.household_id, quarter_start=x.quarter_start) for x in early]
+    declarations = _with(declarations, _is(**d[0]), prefilled_eur=Decimal("100.00"))
+    declarations = _with(declarations, _is(**d[1]), declared_eur=Decimal("-1.00"))
+    declarations = _with(declarations, _is(**d[2]), quarter_start=date(2024, 8, 1))
+    orphan = spark.createDataFrame([("9999999998", date(2025, 1, 1), Decimal("10.00"), None, False, Decimal("0.00"),
+                                     False, False)], declarations.schema)
+    declarations = declarations.unionByName(declarations.where(_is(**d[3]))).unionByName(orphan)
+    rewrite(config, "declarations", declarations)
+    bad += [("declarations", key(**d[0]), "prefilled_from_caf_start", 1),
+            ("declarations", key(**d[1]), "declared_eur_in_range", 1),
+            ("declarations", key(household_id=d[2]["household_id"], quarter_start=date(2024, 8, 1)),
+             "quarter_start_in_range", 1),
+            ("declarations", key(**d[3]), "key_unique", 2),
+            ("declarations", key(household_id="9999999998", quarter_start=date(2025, 1, 1)),
+             "household_in_snapshot", 1)]
+
+    events = read("events")
+    e = [dict(household_id=x.household_id, event_date=x.event_date, code=x.code)
+         for x in events.orderBy("household_id", "event_date", "code").limit(2).collect()]
+    events = _with(events, _is(**e[0]), code="chgt rib")
+    events = _with(events, _is(**e[1]), code=F.lit(None).cast("string"))
+    rewrite(config, "events", events)
+    bad += [("events", key(**{**e[0], "code": "chgt rib"}), "code_format", 1),
+            ("events", key(**{**e[1], "code": None}), "code_not_null", 1)]
+
+    controls = read("controls")
+    c = [dict(household_id=x.household_id, control_date=x.control_date, origin=x.origin)
+         for x in controls.orderBy("household_id", "control_date").limit(4).collect()]
+    controls = _with(controls, _is(**c[0]), origin="AUDIT")
+    controls = _with(controls, _is(**c[1]), mode="PHONE")
+    controls = _with(controls, _is(**c[2]), overpayment_eur=Decimal("-10.00"))
+    controls = _with(controls, _is(**c[3]), overpayment_months=61)
+    rewrite(config, "controls", controls)
+    bad += [("controls", key(**{**c[0], "origin": "AUDIT"}), "origin_in_set", 1),
+            ("controls", key(**c[1]), "mode_in_set", 1),
+            ("controls", key(**c[2]), "overpayment_eur_in_range", 1),
+            ("controls", key(**c[3]), "overpayment_months_in_range", 1)]
+
+    run = score_month(spark, config, M)
+    quarantine = delta.read_table(spark, config.output_path("quarantine")).where(F.col("score_month") == M)
+    return SimpleNamespace(config=config, run=run, bad=bad, quarantine=quarantine.collect(),
+                           unscored={h[0], h[1]})
+
+
+def test_each_bad_row_is_quarantined_with_the_rule_it_breaks(corrupted):
+    found = {}
+    for row in corrupted.quarantine:
+        found.setdefault((row.table, row.key), []).append(row)
+    for table, row_key, rule, n in corrupted.bad:
+        rows = found.get((table, row_key), [])
+        assert len(rows) == n, (table, row_key, rule, rows)
+        assert all(row.rule == rule and rule in row.rules for row in rows), (table, row_key, rule, rows)
+        assert all(row.run_id == corrupted.run["run_id"] and row.rule_description for row in rows)
+
+
+def test_only_the_bad_rows_are_quarantined_and_whole(corrupted):
+    expected = {}
+    for table, _, _, n in corrupted.bad:
+        expected[table] = expected.get(table, 0) + n
+    got = {}
+    for row in corrupted.quarantine:
+        got[row.table] = got.get(row.table, 0) + 1
+    assert got == expected
+    codes = {caf.code for caf in corrupted.config.cafs} | {"unknown"}
+    assert {row.caf for row in corrupted.quarantine} <= codes
+    payment = next(row for row in corrupted.quarantine if row.rule == "benefit_in_set")
+    assert set(json.loads(payment.row)) == {"household_id", "month", "benefit", "amount_eur"}
+
+
+def test_every_good_household_is_scored(spark, corrupted):
+    config = corrupted.config
+    snapshot = delta.read_table(spark, config.source_path("households"), where={"month": [SNAPSHOT_MONTH]})
+    expected = {row.household_id for row in snapshot.select("household_id").distinct().collect()} \
+        - corrupted.unscored
+    scores = delta.read_table(spark, config.output_path("scores")).where(F.col("score_month") == M)
+    scored = [row.household_id for row in scores.select("household_id").collect()]
+    assert len(scored) == len(set(scored)) == corrupted.run["households_scored"]
+    assert set(scored) == expected
+
+
+def test_rows_read_are_rows_used_plus_rows_quarantined(spark, corrupted):
+    config = corrupted.config
+    runs = delta.read_table(spark, config.output_path("runs")).where(F.col("run_id") == corrupted.run["run_id"])
+    run = runs.collect()[0]
+    quarantined = {}
+    for row in corrupted.quarantine:
+        quarantined[row.table] = quarantined.get(row.table, 0) + 1
+    assert set(run.rows_read) == set(expectations.SUITE_MODULES)
+    for table in run.rows_read:
+        assert run.rows_read[table] == run.rows_used[table] + run.rows_quarantined[table]
+        assert run.rows_quarantined[table] == quarantined.get(table, 0)
+    households = delta.read_table(spark, config.source_path("households"), where={"month": W12})
+    assert run.rows_read["households"] == households.count()
+    assert run.stage_seconds["validate"] > 0
+
+
+def test_great_expectations_reports_the_same_counts(corrupted):
+    path = corrupted.config.data_dir / "validation" / corrupted.run["run_id"]
+    summary = json.loads((path / "summary.json").read_text())
+    assert summary["status"] == "passed" and not summary["failures"]
+    for table, entry in summary["tables"].items():
+        gx = json.loads((path / f"{table}.gx.json").read_text())
+        assert {e["rule"] for e in gx["expectations"]} == {"schema"} | {rule["rule"] for rule in entry["rules"]}
+        for rule in entry["rules"]:
+            assert rule["gx_unexpected_count"] == rule["rows"], (table, rule)
+    broken = {(t, rule["rule"]) for t, entry in summary["tables"].items() for rule in entry["rules"] if rule["rows"]}
+    assert {(table, rule) for table, _, rule, _ in corrupted.bad} <= broken
+    assert (path / "index.html").exists()
+
+
+# --- table-level failures: nothing is written --------------------------------------------------
+
+def test_a_renamed_column_stops_the_run_before_reading(spark, population, tmp_path):
+    config = copy_population(population, tmp_path)
+    members = delta.read_table(spark, config.source_path("members")).withColumnRenamed("valid_from", "start_date")
+    rewrite(config, "members", members, new_schema=True)
+    before = output_versions(config)
+    with pytest.raises(DataQualityError) as failure:
+        score_month(spark, config, M)
+    message = str(failure.value)
+    assert "Source table members" in message and "column valid_from (date) is missing" in message
+    assert "start_date: renamed?" in message and "What to do" in message and "nothing was written" in message
+    assert output_versions(config) == before
+    assert failure.value.results_path is not None and (failure.value.results_path / "summary.json").exists()
+
+
+def test_a_string_where_a_number_is_expected_exits_non_zero(spark, population, tmp_path, capsys):
+    config = copy_population(population, tmp_path)
+    payments = delta.read_table(spark, config.source_path("payments"))
+    rewrite(config, "payments", payments.withColumn("amount_eur", F.col("amount_eur").cast("string")),
+            new_schema=True)
+    before = output_versions(config)
+    try:
+        assert main(["score", "--month", "2026-02", "--data-dir", str(config.data_dir)]) == 1
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", "2")  # the CLI set the local environment's
+    error = capsys.readouterr().err
+    assert "Source table payments" in error and "column amount_eur is string, expected decimal(12,2)" in error
+    assert "dmde score --month 2026-02" in error
+    assert output_versions(config) == before
+
+
+def test_more_than_the_allowed_share_of_bad_rows_stops_the_run(spark, population, tmp_path):
+    config = copy_population(population, tmp_path)
+    controls = delta.read_table(spark, config.source_path("controls"))
+    read = controls.where(F.col("control_date") < M).count()
+    too_many = int(read * config.quality.max_quarantine_share) + 2
+    first = [row.household_id for row in controls.select("household_id").distinct()
+             .orderBy("household_id").limit(too_many).collect()]
+    rewrite(config, "controls", _with(controls, F.col("household_id").isin(*first), mode="PHONE"))
+    before = output_versions(config)
+    with pytest.raises(DataQualityError) as failure:
+        score_month(spark, config, M)
+    message = str(failure.value)
+    assert "Source table controls" in message and "max_quarantine_share" in message
+    assert "mode_in_set" in message and f"household_id={first[0]}" in message
+    assert "What to do" in message and "nothing was written" in message
+    assert output_versions(config) == before
+
+
+def test_an_empty_month_partition_fails_validation(spark, population, tmp_path, capsys):
+    config = copy_population(population, tmp_path)
+    payments = delta.read_table(spark, config.source_path("payments"))
+    rewrite(config, "payments", payments.where(F.col("month") != date(2025, 7, 1)))
+    try:
+        assert main(["validate", "--month", "2026-02", "--data-dir", str(config.data_dir)]) == 1
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", "2")
+    error = capsys.readouterr().err
+    assert "Source table payments" in error and "no rows for month 2025-07-01" in error
+    assert "partition_not_empty" in error and "reload payments for 2025-07-01" in error
