@@ -13,6 +13,7 @@ from jobs import delta
 from jobs.calibrate import load_scoring_model
 from jobs.config import ConfigError, load_config
 from jobs.score_month import ScoringError, score_month
+from jobs.validate import DataQualityError
 
 
 def read(spark, population, name):
@@ -81,12 +82,12 @@ def test_a_failed_run_leaves_the_tables_as_they_were(spark, population, tmp_path
     shutil.copytree(population.data_dir, data_dir)
     config = load_config(env="local", overrides={"data_dir": str(data_dir)})
     households = delta.read_table(spark, config.source_path("households"))
-    broken = households.withColumn(
-        "caf", F.when(F.col("household_id") == F.lit(households.first().household_id), "00").otherwise(F.col("caf")))
+    # every household in an unknown Caf: far above the quarantine threshold, the run stops
+    broken = households.withColumn("caf", F.lit("00"))
     delta.write_table(broken.localCheckpoint(), config.source_path("households"), partition_by=["month"],
                       run_id="test", mode="overwrite")
     versions = {n: delta.table_version(config.output_path(n)) for n in ("features", "scores", "targets", "runs")}
-    with pytest.raises(ScoringError, match="cannot be scored"):
+    with pytest.raises((ScoringError, DataQualityError)):
         score_month(spark, config, population.month)
     assert {n: delta.table_version(config.output_path(n)) for n in versions} == versions
 
