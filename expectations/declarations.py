@@ -40,7 +40,7 @@ def suite(p: Parameters) -> TableSuite:
             InSnapshot(name="household_in_snapshot", date_column="quarter_start", period="quarter",
                        description="the household is in the households snapshot of a month of that quarter"),
             PrefilledFromStart(name="prefilled_from_caf_start", amount_column="prefilled_eur",
-                               date_column="quarter_start", starts=p.prefill_starts,
+                               date_column="quarter_start", period="quarter", starts=p.prefill_starts,
                                description="a pre-filled amount only from the pre-filling start of the "
                                            "household's Caf (conf/cafs.csv prefill_start)"),
         ),

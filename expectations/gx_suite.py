@@ -3,10 +3,11 @@ own filter: GX reports, it does not split rows (STACK.md).
 
 Row-local rules become GX's own expectations (not null, in set, regex, between, column
 pair). A rule that compares rows (a unique key, the household's presence in the snapshot,
-its Caf's pre-filling start) is computed once by the job, as a window count or a left
-join, into a helper column that GX then checks: GX has no cross-table expectation for
-Spark, and its ExpectCompoundColumnsToBeUnique recomputes its window in three separate
-Spark jobs, each shuffling the whole table again (tens of millions of payment rows).
+its Caf's pre-filling start) is computed once by the job (`transforms.quality.lookups`:
+the suspect keys, joined back to the rows) into a helper column that GX then checks: GX
+has no cross-table expectation for Spark, and its ExpectCompoundColumnsToBeUnique
+recomputes its window in three separate Spark jobs, each shuffling the whole table again
+(tens of millions of payment rows).
 
 Every expectation carries `meta.rule` (the rule's name, or "schema"), so that a result
 is matched to the rule and to the job's own count. Great Expectations is imported here
@@ -57,7 +58,8 @@ def rule_expectations(rule: Rule) -> list:
         # helper: the household was found in the snapshot keys
         return [gxe.ExpectColumnValuesToBeInSet(column=rule.helper, value_set=[True], meta=meta)]
     if isinstance(rule, PrefilledFromStart):
-        # helper: the pre-filling start of the household's Caf, null when nothing was pre-filled
+        # helper: the pre-filling start of the household's Caf, for the pre-filled rows dated
+        # before the latest start of any Caf (null for the others: they cannot break it)
         return [gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A=rule.date_column, column_B=rule.helper, or_equal=True,
             ignore_row_if="either_value_is_missing", meta=meta)]

@@ -105,11 +105,12 @@ class InSnapshot(Rule):
 @dataclass(frozen=True, kw_only=True)
 class PrefilledFromStart(Rule):
     """A pre-filled amount only from the pre-filling start of the household's Caf (its Caf
-    in the snapshot, joined by the table's InSnapshot rule): `date_column` >= start when
+    in the snapshot of the latest month of the row's period): `date_column` >= start when
     `amount_column` is set."""
 
     amount_column: str
     date_column: str
+    period: Literal["month", "quarter"]
     starts: Mapping[str, date] = field(hash=False)  # Caf code -> first pre-filled period
 
     @property
@@ -144,9 +145,6 @@ class TableSuite:
                 return rule
         raise KeyError(f"{self.table}: no rule {name!r} (rules: {', '.join(r.name for r in self.rules)})")
 
-    def needs_snapshot(self) -> bool:
-        return any(isinstance(rule, (InSnapshot, PrefilledFromStart)) for rule in self.rules)
-
     def __post_init__(self) -> None:
         names = [rule.name for rule in self.rules]
         duplicated = sorted({name for name in names if names.count(name) > 1})
@@ -158,10 +156,6 @@ class TableSuite:
             if used - columns:
                 raise ValueError(f"suite {self.table}: rule {rule.name} names columns "
                                  f"{sorted(used - columns)} absent from the schema")
-        if any(isinstance(r, PrefilledFromStart) for r in self.rules) and not any(
-                isinstance(r, InSnapshot) for r in self.rules):
-            raise ValueError(f"suite {self.table}: PrefilledFromStart needs an InSnapshot rule "
-                             "(the household's Caf comes from the snapshot)")
 
 
 def _columns_of(rule: Rule) -> list[str]:

@@ -348,6 +348,9 @@ class Quality(_Strict):
     results_dir: NonEmptyStr  # relative to data_dir: <results_dir>/<run_id>/
     examples_per_rule: PositiveInt  # example keys per rule in the summary and error messages
     data_docs: bool  # also render Great Expectations' HTML data docs
+    # GX checks every row rule too (two passes over each table); false: GX checks the
+    # schemas only, the job's own filter still applies and counts every rule.
+    gx_row_rules: bool
     # Values GX lists per failed expectation: each costs GX a pass over the table; the
     # quarantine table holds every rejected row anyway.
     gx_unexpected_examples: NonNegativeInt

@@ -107,7 +107,7 @@ def score_month(spark: SparkSession, config: Config, month: date, progress: Prog
     progress.stage("check schemas", check_source_schemas, spark, config, cal, run_id)
     sources: Sources = progress.stage("read sources", read_sources, spark, config, cal)
     validation: Validation = progress.stage("validate", validate, spark, config, sources,
-                                            read_controls(spark, config, month), cal, run_id)
+                                            read_controls(spark, config, month), cal, run_id, progress)
     print(validation.summary(), flush=True)
     sources = validation.sources
     features = compute_features(*[getattr(sources, t) for t in ("households", "members", "payments",

@@ -207,10 +207,11 @@ def _schema_paragraph(config: Config, cal: Calendar, table: str, problems: list[
 
 
 def validate(spark: SparkSession, config: Config, sources: Sources, controls: DataFrame, cal: Calendar,
-             run_id: str) -> Validation:
+             run_id: str, progress: Progress | None = None) -> Validation:
     """Split every source table into valid and quarantined rows, report with Great
     Expectations, and raise DataQualityError on a table-level failure (nothing cached
-    is left behind then)."""
+    is left behind then). `progress` times each step as a stage "validate: <step>"."""
+    progress = progress or Progress("validate")
     suites = expectations.suites(parameters(config, cal))
     frames = {**sources.as_dict(), "controls": controls}
     _raise_on_schema_drift(config, cal, run_id, suites, {t: df.schema for t, df in frames.items()}, frames)
@@ -221,11 +222,16 @@ def validate(spark: SparkSession, config: Config, sources: Sources, controls: Da
     snapshots = delta.read_table(spark, config.source_path("households"),
                                  where={"month": months(cal.w24_start, cal.snapshot_month)})
     snapshots = snapshots.select("household_id", "month", "caf")
-    tagged = {table: quality.tag(df, suites[table], snapshots if suites[table].needs_snapshot() else None)
-              .persist(StorageLevel.MEMORY_AND_DISK) for table, df in frames.items()}
-    cached = list(tagged.values())
+    # The lookups of the rules that compare rows (duplicated keys, orphans, pre-filling
+    # starts) are computed once, from key columns only; cached, their real size lets Spark
+    # broadcast them to the rows. The rows themselves are not cached: reading them again
+    # costs less than caching them (measured).
+    lookups = {table: {rule: lookup.persist(StorageLevel.MEMORY_AND_DISK) for rule, lookup in
+                       quality.lookups(df, suites[table], snapshots).items()} for table, df in frames.items()}
+    cached = [lookup for by_rule in lookups.values() for lookup in by_rule.values()]
     try:
-        counts = table_counts(tagged, suites)
+        progress.stage("validate: lookups", _materialize, cached)
+        tagged = {table: quality.tag(df, suites[table], lookups[table]) for table, df in frames.items()}
         valid = {table: quality.valid_rows(tagged[table], frames[table].columns) for table in frames}
         scored_cafs = valid["households"].where(F.col("month") == F.lit(cal.snapshot_month)).select("household_id", "caf")
         rejected = [quality.quarantine_rows(tagged[table], suites[table], frames[table].columns,
@@ -233,12 +239,14 @@ def validate(spark: SparkSession, config: Config, sources: Sources, controls: Da
         quarantine = quality.with_caf(reduce(DataFrame.unionByName, rejected), scored_cafs, codes)
         quarantine = quarantine.persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(quarantine)
+        counts = progress.stage("validate: quarantine", table_counts, frames, quarantine, suites)
         examples = rule_examples(quarantine, config.quality.examples_per_rule) \
             if any(c.quarantined for c in counts.values()) else {}
         failures, notes = table_level_findings(config, cal, suites, counts, examples, path)
-        gx_results = run_great_expectations(
+        gx_results = progress.stage(
+            "validate: great expectations", run_great_expectations,
             tagged, suites, run_id=run_id, docs_dir=path / "data_docs" if config.quality.data_docs else None,
-            examples=config.quality.gx_unexpected_examples)
+            examples=config.quality.gx_unexpected_examples, schema_only=not config.quality.gx_row_rules)
         notes += disagreements(counts, gx_results)
         _write_results(path, run_id=run_id, score_month=cal.score_month, suites=suites, counts=counts,
                        gx_results=gx_results, failures=failures, notes=notes, examples=examples)
@@ -254,12 +262,29 @@ def validate(spark: SparkSession, config: Config, sources: Sources, controls: Da
         quarantine=quarantine, counts=counts, results_path=path, notes=notes, _cached=cached)
 
 
-def table_counts(tagged: Mapping[str, DataFrame], suites: Mapping[str, TableSuite]) -> dict[str, TableCounts]:
-    """Rows read, quarantined, per rule and per period of every table: one Spark job."""
-    rows = reduce(DataFrame.unionByName, [quality.counts(df, suites[table]) for table, df in tagged.items()]).collect()
-    return {row.table: TableCounts(read=row.rows_read, used=row.rows_read - row.rows_quarantined,
-                                   quarantined=row.rows_quarantined, by_rule=dict(row.by_rule),
-                                   by_period=dict(row.by_period)) for row in rows}
+def _materialize(frames: Sequence[DataFrame]) -> None:
+    """Fill the caches of `frames` in one Spark job."""
+    if frames:
+        reduce(DataFrame.union, [df.select(F.lit(1).alias("one")) for df in frames]).count()
+
+
+def table_counts(frames: Mapping[str, DataFrame], quarantine: DataFrame, suites: Mapping[str, TableSuite]
+                 ) -> dict[str, TableCounts]:
+    """Rows read (and per period) of every table, from its period column only, and rows
+    quarantined per rule, from the quarantine: the one pass over the tagged rows, which
+    fills its cache. Two Spark jobs."""
+    read = reduce(DataFrame.unionByName, [quality.read_counts(df, suites[table]) for table, df in frames.items()])
+    by_rule: dict[str, dict[str | None, int]] = {table: {} for table in frames}
+    for row in quality.rule_counts(quarantine).collect():
+        by_rule[row.table][row.rule] = row.rows
+    out = {}
+    for row in read.collect():
+        rules = by_rule[row.table]
+        quarantined = rules.pop(None, 0)
+        out[row.table] = TableCounts(read=row.rows_read, used=row.rows_read - quarantined, quarantined=quarantined,
+                                     by_rule={rule.name: rules.get(rule.name, 0) for rule in suites[row.table].rules},
+                                     by_period=dict(row.by_period))
+    return out
 
 
 def rule_examples(quarantine: DataFrame, per_rule: int) -> dict[tuple[str, str], list[str]]:
@@ -522,7 +547,7 @@ def validate_month(spark: SparkSession, config: Config, month: date, progress: P
     progress.stage("check schemas", check_source_schemas, spark, config, cal, run_id)
     sources = progress.stage("read sources", read_sources, spark, config, cal)
     controls = read_controls(spark, config, month)
-    return progress.stage("validate", validate, spark, config, sources, controls, cal, run_id)
+    return progress.stage("validate", validate, spark, config, sources, controls, cal, run_id, progress)
 
 
 def run(args: argparse.Namespace) -> int:

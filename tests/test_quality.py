@@ -30,6 +30,10 @@ AS_OF = date(2026, 1, 31)
 OUTPUTS = ("features", "scores", "targets", "runs", "quarantine")
 
 
+def tag(df, suite, households=None):
+    return quality.tag(df, suite, quality.lookups(df, suite, households))
+
+
 def broken(spark, rows, schema, rule, *helpers):
     """The rows (first column: an id) with whether each breaks `rule`."""
     df = spark.createDataFrame(rows, schema)
@@ -83,7 +87,7 @@ def test_unique_key_quarantines_every_row_of_a_duplicated_key(spark):
     suite = _suite("k", [r.UniqueKey(name="key_unique", columns=("household_id", "month"), description="d")])
     df = spark.createDataFrame([("h1", M), ("h1", M), ("h1", date(2026, 1, 1)), (None, M), (None, M)],
                                "household_id string, month date")
-    got = sorted((row.household_id or "-", row.month, tuple(row.dq_rules)) for row in quality.tag(df, suite).collect())
+    got = sorted((row.household_id or "-", row.month, tuple(row.dq_rules)) for row in tag(df, suite).collect())
     assert got == [("-", M, ("key_unique",)), ("-", M, ("key_unique",)),
                    ("h1", date(2026, 1, 1), ()), ("h1", M, ("key_unique",)), ("h1", M, ("key_unique",))]
 
@@ -98,7 +102,7 @@ def test_payment_needs_the_household_in_that_month_snapshot(spark):
                                       ("h2", date(2025, 2, 1), "75")], SNAPSHOT)
     payments = spark.createDataFrame([("h1", date(2025, 1, 1)), ("h1", date(2025, 2, 1)), ("h3", date(2025, 1, 1)),
                                       (None, date(2025, 1, 1))], "household_id string, month date")
-    tagged = quality.tag(payments, suite, snapshot).select("household_id", "month", "dq_rules")
+    tagged = tag(payments, suite, snapshot).select("household_id", "month", "dq_rules")
     expected = spark.createDataFrame(
         [("h1", date(2025, 1, 1), []), ("h1", date(2025, 2, 1), ["in_snapshot"]),
          ("h3", date(2025, 1, 1), ["in_snapshot"]), (None, date(2025, 1, 1), ["in_snapshot"])],
@@ -113,7 +117,7 @@ def test_declaration_needs_the_household_in_a_month_of_its_quarter(spark):
     snapshot = spark.createDataFrame([("h1", date(2025, 3, 1), "59"), ("h2", date(2025, 4, 1), "59")], SNAPSHOT)
     dtr = spark.createDataFrame([("h1", date(2025, 1, 1)), ("h2", date(2025, 1, 1)), ("h2", date(2025, 4, 1))],
                                 "household_id string, quarter_start date")
-    got = {(row.household_id, row.quarter_start): list(row.dq_rules) for row in quality.tag(dtr, suite, snapshot).collect()}
+    got = {(row.household_id, row.quarter_start): list(row.dq_rules) for row in tag(dtr, suite, snapshot).collect()}
     assert got == {("h1", date(2025, 1, 1)): [], ("h2", date(2025, 1, 1)): ["in_snapshot"],
                    ("h2", date(2025, 4, 1)): []}
 
@@ -122,23 +126,30 @@ def test_prefilled_amount_only_from_the_cafs_start(spark):
     suite = _suite("declarations", [
         r.InSnapshot(name="in_snapshot", date_column="quarter_start", period="quarter", description="d"),
         r.PrefilledFromStart(name="prefilled_from_caf_start", amount_column="prefilled_eur",
-                             date_column="quarter_start", starts={"59": date(2025, 4, 1), "06": date(2024, 10, 1)},
-                             description="d")])
+                             date_column="quarter_start", period="quarter",
+                             starts={"59": date(2025, 4, 1), "06": date(2024, 10, 1)}, description="d")])
     snapshot = spark.createDataFrame([(h, m, caf) for h, caf in (("h59", "59"), ("h06", "06"), ("hXX", "00"))
-                                      for m in (date(2025, 1, 1), date(2025, 4, 1))], SNAPSHOT)
+                                      for m in (date(2025, 1, 1), date(2025, 4, 1))]
+                                     # moved within the quarter: the Caf of its latest month counts
+                                     + [("to59", date(2025, 1, 1), "06"), ("to59", date(2025, 2, 1), "59"),
+                                        ("to06", date(2025, 1, 1), "59"), ("to06", date(2025, 2, 1), "06")], SNAPSHOT)
     rows = [("h59", date(2025, 1, 1), Decimal("10.00")),  # one quarter before Caf 59's start
             ("h59", date(2025, 4, 1), Decimal("10.00")),  # on the start
             ("h06", date(2025, 1, 1), Decimal("10.00")),  # Caf 06 started earlier
-            ("hXX", date(2025, 1, 1), Decimal("10.00"))]  # unknown Caf: the households rules report it
+            ("hXX", date(2025, 1, 1), Decimal("10.00")),  # unknown Caf: the households rules report it
+            ("to59", date(2025, 1, 1), Decimal("10.00")),
+            ("to06", date(2025, 1, 1), Decimal("10.00"))]
     dtr = spark.createDataFrame(rows + [("h59", date(2025, 1, 1), None)],
                                 "household_id string, quarter_start date, prefilled_eur decimal(12,2)")
     got = sorted((row.household_id, row.quarter_start, row.prefilled_eur is None, list(row.dq_rules))
-                 for row in quality.tag(dtr, suite, snapshot).collect())
+                 for row in tag(dtr, suite, snapshot).collect())
     assert got == [("h06", date(2025, 1, 1), False, []),
                    ("h59", date(2025, 1, 1), False, ["prefilled_from_caf_start"]),
                    ("h59", date(2025, 1, 1), True, []),
                    ("h59", date(2025, 4, 1), False, []),
-                   ("hXX", date(2025, 1, 1), False, [])]
+                   ("hXX", date(2025, 1, 1), False, []),
+                   ("to06", date(2025, 1, 1), False, []),
+                   ("to59", date(2025, 1, 1), False, ["prefilled_from_caf_start"])]
 
 
 def test_rules_are_listed_in_the_suites_order_and_the_first_is_the_rows_rule(spark):
@@ -146,7 +157,7 @@ def test_rules_are_listed_in_the_suites_order_and_the_first_is_the_rows_rule(spa
     df = spark.createDataFrame([("h1", date(2025, 3, 1), "XX", Decimal("-1.00"))],
                                "household_id string, month date, benefit string, amount_eur decimal(12,2)")
     snapshot = spark.createDataFrame([("h1", date(2025, 3, 1), "59")], SNAPSHOT)
-    tagged = quality.tag(df, suite, snapshot)
+    tagged = tag(df, suite, snapshot)
     assert tagged.first().dq_rules == ["benefit_in_set", "amount_eur_in_range"]
     rows = quality.quarantine_rows(tagged, suite, df.columns, score_month=M, run_id="run-1")
     row = rows.first()
@@ -160,24 +171,27 @@ def test_quarantine_keeps_nulls_in_the_row_and_finds_the_caf(spark):
     suite = expectations.events.suite(_params())
     df = spark.createDataFrame([("h1", date(2025, 3, 1), None), ("h2", date(2025, 3, 1), None)],
                                "household_id string, event_date date, code string")
-    rows = quality.quarantine_rows(quality.tag(df, suite), suite, df.columns, score_month=M, run_id="run-1")
+    rows = quality.quarantine_rows(tag(df, suite), suite, df.columns, score_month=M, run_id="run-1")
     cafs = spark.createDataFrame([("h1", "59"), ("h3", "06")], "household_id string, caf string")
     got = {row.household_id: (row.caf, row.rule, json.loads(row.row)["code"])
            for row in quality.with_caf(rows, cafs, ["59", "06"]).collect()}
     assert got == {"h1": ("59", "code_not_null", None), "h2": ("unknown", "code_not_null", None)}
 
 
-def test_counts_are_one_row_per_table(spark):
+def test_counts_rows_read_per_period_and_quarantined_rows_per_rule(spark):
     suite = expectations.households.suite(_params())
     rows = [("h1", date(2026, 1, 1), "59", False, False, Decimal("10.00"), "F", "FR", date(1980, 1, 1), "URBAN"),
             ("h2", date(2026, 1, 1), "00", False, False, Decimal("-1.00"), "F", "FR", date(1980, 1, 1), "URBAN"),
             ("h2", date(2025, 12, 1), "59", False, False, Decimal("10.00"), "F", "FR", date(1980, 1, 1), "URBAN")]
     df = spark.createDataFrame(rows, _ddl(suite))
-    row = quality.counts(quality.tag(df, suite), suite).first()
-    assert (row.table, row.rows_read, row.rows_quarantined) == ("households", 3, 1)
-    assert row.by_rule["caf_in_set"] == 1 and row.by_rule["resources_eur_in_range"] == 1
-    assert row.by_rule["key_unique"] == 0
-    assert row.by_period["2026-01-01"] == 2 and row.by_period["2025-12-01"] == 1 and row.by_period["2025-02-01"] == 0
+    read = quality.read_counts(df, suite).first()
+    assert (read.table, read.rows_read) == ("households", 3)
+    assert read.by_period["2026-01-01"] == 2 and read.by_period["2025-12-01"] == 1 and read.by_period["2025-02-01"] == 0
+    quarantine = quality.quarantine_rows(tag(df, suite), suite, df.columns, score_month=M, run_id="run-1")
+    got = {(row.table, row.rule): row.rows for row in quality.rule_counts(quarantine).collect()}
+    # one row quarantined, breaking two rules
+    assert got == {("households", None): 1, ("households", "caf_in_set"): 1,
+                   ("households", "resources_eur_in_range"): 1}
 
 
 # --- schemas and suites ----------------------------------------------------------------------
@@ -202,6 +216,8 @@ def test_every_rule_has_a_gx_expectation_that_names_it():
         named = [e.meta["rule"] for e in gx.expectations]
         assert named.count("schema") == 2 * len(suite.schema)
         assert [n for n in named if n != "schema"] == [rule.name for rule in suite.rules]
+        # quality.gx_row_rules: false leaves GX the schema (the job's filter applies the rules)
+        assert {e.meta["rule"] for e in gx_suite(suite, schema_only=True).expectations} == {"schema"}
 
 
 def test_suites_take_codes_and_ceilings_from_the_configuration():

@@ -1,0 +1,55 @@
+"""Benchmark of the validation's rules that compare rows, one at a time.
+
+    python scripts/bench_validate.py --data-dir /tmp/bench1m [--month 2026-02]
+
+For a population already generated (scripts/bench_score.py), times the lookup of each
+rule that compares rows (duplicated keys, orphans, pre-filling starts: the shuffles of
+`transforms.quality.lookups`) on its own, then the whole `dmde validate`. A benchmark,
+not a test: compare runs made on the same machine.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import expectations
+from jobs import delta
+from jobs.cli import Progress
+from jobs.config import load_config
+from jobs.sources import months, read_controls, read_sources
+from jobs.spark import get_spark
+from jobs.validate import parameters, validate_month
+from transforms import quality
+from transforms.columns import month_start
+from transforms.features import Calendar
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--month", type=month_start, default=month_start("2026-02"))
+    args = parser.parse_args()
+    config = load_config(overrides={"data_dir": args.data_dir})
+    spark = get_spark(config.spark.app_name, config.spark.master, config.spark.conf)
+    cal = Calendar(args.month, config.windows.short_months, config.windows.long_months)
+    suites = expectations.suites(parameters(config, cal))
+    frames = {**read_sources(spark, config, cal).as_dict(), "controls": read_controls(spark, config, args.month)}
+    snapshots = delta.read_table(spark, config.source_path("households"),
+                                 where={"month": months(cal.w24_start, cal.snapshot_month)})
+    snapshots = snapshots.select("household_id", "month", "caf")
+
+    print(f"lookups of the rules that compare rows, score month {args.month:%Y-%m}:")
+    for table, df in frames.items():
+        for rule, lookup in quality.lookups(df, suites[table], snapshots).items():
+            start = time.perf_counter()
+            rows = lookup.count()
+            print(f"  {table + '.' + rule:<42}{rows:>10,} suspect keys {time.perf_counter() - start:8.1f} s",
+                  flush=True)
+    print()
+    progress = Progress("validate")
+    validate_month(spark, config, args.month, progress).unpersist()
+    print(f"\ndmde validate --month {args.month:%Y-%m}: {progress.total_seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
