@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import delta
@@ -41,7 +41,9 @@ def months(start: date, end: date) -> list[date]:
 def read_sources(spark: SparkSession, config: Config, first: Calendar, last: Calendar | None = None) -> Sources:
     """The partitions that score months first…last need: the snapshots of W12 (which ends
     with M-1), the payments and DTR quarters of W24. Tables without a month partition
-    are filtered on their date column, which Parquet statistics prune."""
+    are filtered on their date column, which Parquet statistics prune; a row whose date
+    is null is kept, for validation to set it aside (it belongs to no month, so it would
+    otherwise never be seen)."""
     last = last or first
     w24 = months(first.w24_start, last.snapshot_month)
     w12 = months(first.w12_start, last.snapshot_month)
@@ -51,13 +53,20 @@ def read_sources(spark: SparkSession, config: Config, first: Calendar, last: Cal
 
     return Sources(
         households=read("households", {"month": w12}),
-        members=read("members").where(F.col("valid_from") <= F.lit(last.as_of)),
+        members=read("members").where(_on_or_null(F.col("valid_from") <= F.lit(last.as_of), "valid_from")),
         payments=read("payments", {"month": w24}),
         declarations=read("declarations", {"quarter_start": w24}),
-        events=read("events").where(F.col("event_date").between(F.lit(first.w24_start), F.lit(last.as_of))),
+        events=read("events").where(_on_or_null(
+            F.col("event_date").between(F.lit(first.w24_start), F.lit(last.as_of)), "event_date")),
     )
 
 
 def read_controls(spark: SparkSession, config: Config, before: date) -> DataFrame:
     """Controls dated before `before` (the score month): they decide eligibility."""
-    return delta.read_table(spark, config.source_path("controls")).where(F.col("control_date") < F.lit(before))
+    return delta.read_table(spark, config.source_path("controls")).where(
+        _on_or_null(F.col("control_date") < F.lit(before), "control_date"))
+
+
+def _on_or_null(condition: Column, column: str) -> Column:
+    """`condition`, or `column` is null: such rows reach validation, which rejects them."""
+    return condition | F.col(column).isNull()

@@ -300,9 +300,31 @@ def _with(df, where, **values):
     return df.select(*[_set(c, values[c], where) if c in values else F.col(c) for c in df.columns])
 
 
+def break_each(df, table, picks, changes, key_columns, bad):
+    """Row i of `picks` (its key columns) gets change i, (column, value, rule): one rule
+    broken per row, recorded in `bad` under the row's key after the change."""
+    assert len(picks) == len(changes)
+    for row, (column, value, rule) in zip(picks, changes):
+        df = _with(df, _is(**{c: row[c] for c in key_columns}),
+                   **{column: F.lit(value).cast(df.schema[column].dataType)})
+        bad.append((table, key(**{c: value if c == column else row[c] for c in key_columns}), rule, 1))
+    return df
+
+
+def last_rows(df, key_columns, n, where=None):
+    """The n rows with the largest keys (the other corruptions take the smallest)."""
+    df = df if where is None else df.where(where)
+    return df.orderBy(*[F.desc(c) for c in key_columns]).limit(n).collect()
+
+
+def null_in(*columns):
+    return [(column, None, f"{column}_not_null") for column in columns]
+
+
 @pytest.fixture(scope="module")
 def corrupted(spark, population, tmp_path_factory):
-    """Every row rule broken at least once, in known rows; then the month is scored.
+    """Every rule the read can meet (see UNREACHABLE) broken at least once, in known rows;
+    then the month is scored.
     `bad`: (table, key, rule, rows with that key)."""
     config = copy_population(population, tmp_path_factory.mktemp("corrupted"))
     read = lambda table: delta.read_table(spark, config.source_path(table))  # noqa: E731
@@ -320,6 +342,11 @@ def corrupted(spark, population, tmp_path_factory):
                        resources_eur=Decimal("100000.01"))
     households = households.unionByName(households.where(_is(household_id=h[1], month=SNAPSHOT_MONTH))) \
         .unionByName(null_id)
+    # before the snapshot month, so that the household is still scored
+    keys = ("household_id", "month")
+    households = break_each(households, "households", last_rows(households, keys, 4, where=(
+        F.col("month").isin(*W12[:-1]) & ~F.col("household_id").isin(*h))), null_in(
+        "caf", "couple", "guardianship", "resources_eur"), keys, bad)
     rewrite(config, "households", households)
     bad += [("households", key(household_id=h[0], month=SNAPSHOT_MONTH), "caf_in_set", 1),
             ("households", key(household_id=h[1], month=SNAPSHOT_MONTH), "key_unique", 2),
@@ -339,6 +366,9 @@ def corrupted(spark, population, tmp_path_factory):
         members = _with(members, where, **{column: F.lit(value).cast(members.schema[column].dataType)})
         bad.append(("members", key(household_id=spell.household_id, member_id=spell.member_id,
                                    valid_from=spell.valid_from), rule, 1))
+    keys = ("household_id", "member_id", "valid_from")
+    members = break_each(members, "members", last_rows(members, keys, 4), null_in(
+        "household_id", "member_id", "role", "valid_from"), keys, bad)
     rewrite(config, "members", members)
 
     payments = read("payments")
@@ -356,6 +386,10 @@ def corrupted(spark, population, tmp_path_factory):
     orphans = spark.createDataFrame([("9999999999", date(2025, 6, 1), "AF", Decimal("100.00")),
                                      (late.household_id, absent_month, "AF", Decimal("50.00"))], payments.schema)
     payments = payments.unionByName(payments.where(_is(**p[4]))).unionByName(orphans)
+    keys = ("household_id", "month", "benefit")
+    payments = break_each(payments, "payments", last_rows(payments, keys, 3, where=~F.col("household_id").isin(
+        *h, "9999999999")),
+                          null_in("household_id", "benefit", "amount_eur"), keys, bad)
     rewrite(config, "payments", payments)
     bad += [("payments", key(**{**p[0], "benefit": "XYZ"}), "benefit_in_set", 1),
             ("payments", key(**p[1]), "amount_eur_in_range", 1),
@@ -376,6 +410,12 @@ def corrupted(spark, population, tmp_path_factory):
     orphan = spark.createDataFrame([("9999999998", date(2025, 1, 1), Decimal("10.00"), None, False, Decimal("0.00"),
                                      False, False)], declarations.schema)
     declarations = declarations.unionByName(declarations.where(_is(**d[3]))).unionByName(orphan)
+    keys = ("household_id", "quarter_start")
+    declarations = break_each(declarations, "declarations", last_rows(
+        declarations, keys, 8, where=F.col("household_id") != "9999999998"), null_in(
+        "household_id", "declared_eur", "alimony", "self_employment_eur", "corrected", "verified") + [
+        ("prefilled_eur", Decimal("-1.00"), "prefilled_eur_in_range"),
+        ("self_employment_eur", Decimal("-1.00"), "self_employment_eur_in_range")], keys, bad)
     rewrite(config, "declarations", declarations)
     bad += [("declarations", key(**d[0]), "prefilled_from_caf_start", 1),
             ("declarations", key(**d[1]), "declared_eur_in_range", 1),
@@ -390,6 +430,8 @@ def corrupted(spark, population, tmp_path_factory):
          for x in events.orderBy("household_id", "event_date", "code").limit(2).collect()]
     events = _with(events, _is(**e[0]), code="chgt rib")
     events = _with(events, _is(**e[1]), code=F.lit(None).cast("string"))
+    keys = ("household_id", "event_date", "code")
+    events = break_each(events, "events", last_rows(events, keys, 2), null_in("household_id", "event_date"), keys, bad)
     rewrite(config, "events", events)
     bad += [("events", key(**{**e[0], "code": "chgt rib"}), "code_format", 1),
             ("events", key(**{**e[1], "code": None}), "code_not_null", 1)]
@@ -401,6 +443,10 @@ def corrupted(spark, population, tmp_path_factory):
     controls = _with(controls, _is(**c[1]), mode="PHONE")
     controls = _with(controls, _is(**c[2]), overpayment_eur=Decimal("-10.00"))
     controls = _with(controls, _is(**c[3]), overpayment_months=61)
+    keys = ("household_id", "control_date", "origin")
+    controls = break_each(controls, "controls", last_rows(controls, keys, 8, where=F.col("control_date") < M), null_in(
+        "household_id", "control_date", "origin", "mode", "overpayment_eur", "underpayment_eur",
+        "overpayment_months") + [("underpayment_eur", Decimal("-1.00"), "underpayment_eur_in_range")], keys, bad)
     rewrite(config, "controls", controls)
     bad += [("controls", key(**{**c[0], "origin": "AUDIT"}), "origin_in_set", 1),
             ("controls", key(**c[1]), "mode_in_set", 1),
@@ -411,6 +457,20 @@ def corrupted(spark, population, tmp_path_factory):
     quarantine = delta.read_table(spark, config.output_path("quarantine")).where(F.col("score_month") == M)
     return SimpleNamespace(config=config, run=run, bad=bad, quarantine=quarantine.collect(),
                            unscored={h[0], h[1]})
+
+
+# Rows the read never returns to a score month (outside its partitions or its dates): these
+# rules guard the tables against a read that would, and cannot be broken through `dmde score`.
+UNREACHABLE = {("households", "month_not_null"), ("households", "month_in_range"),
+               ("payments", "month_not_null"), ("payments", "month_in_range"),
+               ("declarations", "quarter_start_not_null"), ("members", "valid_from_in_range"),
+               ("events", "event_date_in_range"), ("controls", "control_date_in_range")}
+
+
+def test_the_corrupted_copy_breaks_every_rule_the_read_can_meet(corrupted):
+    suites = expectations.suites(_params(corrupted.config))
+    every = {(table, rule.name) for table, suite in suites.items() for rule in suite.rules}
+    assert every - {(table, rule) for table, _, rule, _ in corrupted.bad} == UNREACHABLE
 
 
 def test_each_bad_row_is_quarantined_with_the_rule_it_breaks(corrupted):
