@@ -4,7 +4,7 @@
 rules in the vocabulary of `expectations.rules`. From that single definition,
 `transforms.quality` builds the job's own filter (rows breaking a rule go to the
 `quarantine` table) and `expectations.gx_suite` the Great Expectations suite that reports
-on the same rules (`jobs.validate` runs both).
+on the same rules (`jobs/lib/validation.py` runs both).
 """
 from __future__ import annotations
 

@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from domain.codes import MODES, ORIGINS
 from expectations.rules import (
     BOOLEAN, DATE, INT, MONEY, STRING, Parameters, TableSuite, between, in_set, not_null,
 )
-
-ORIGINS = ("DMDE", "OPBD", "OTHER")
-MODES = ("ON_SITE", "DOCUMENTS")
 
 SCHEMA = {
     "household_id": STRING, "control_date": DATE, "origin": STRING, "mode": STRING,
@@ -32,7 +30,7 @@ def suite(p: Parameters) -> TableSuite:
             not_null("overpayment_months"),
             in_set("origin", ORIGINS, "control origin"),
             in_set("mode", MODES, "control mode"),
-            between("control_date", None, p.score_month - timedelta(days=1), "before the score month"),
+            between("control_date", None, p.controls_before - timedelta(days=1), "before the score month"),
             between("overpayment_eur", 0, p.max_control_eur, ceiling),
             between("underpayment_eur", 0, p.max_control_eur, ceiling),
             between("overpayment_months", 0, p.max_overpayment_months,

@@ -1,11 +1,11 @@
 """Suite of `events`: the "faits générateurs" of W24 (up to the as-of date)."""
 from __future__ import annotations
 
+from domain.codes import EVENT_CODE_PATTERN as CODE_PATTERN
 from expectations.rules import DATE, STRING, Matches, Parameters, TableSuite, between, not_null
 
 # The job counts CONLOGETU, PROACC, VOLSOC, ABATTEMENT and NEUTRALISATION; other codes are
 # allowed (and ignored) as long as they look like codes.
-CODE_PATTERN = r"^[A-Z_]+$"
 
 SCHEMA = {"household_id": STRING, "event_date": DATE, "code": STRING}
 

@@ -1,13 +1,10 @@
 """Suite of `members`: activity spells of heads, partners and children."""
 from __future__ import annotations
 
+from domain.codes import ACTIVITIES, ROLES
 from expectations.rules import (
     DATE, STRING, Ordered, Parameters, TableSuite, between, in_set, not_null,
 )
-
-ROLES = ("HEAD", "PARTNER", "CHILD")
-ACTIVITIES = ("EMPLOYED", "SELF_EMPLOYED", "STUDENT", "UNEMPLOYED", "RETIRED", "INACTIVE",
-              "APPRENTICE", "TRAINEE", "SCHOOL", "UNKNOWN")
 
 SCHEMA = {
     "household_id": STRING, "member_id": STRING, "role": STRING, "birth_date": DATE,

@@ -1,12 +1,11 @@
 """Suite of `payments`: benefits paid per household, month and benefit (W24)."""
 from __future__ import annotations
 
+from domain.codes import BENEFITS
 from expectations.rules import (
     DATE, MONEY, STRING, InSnapshot, Parameters, Periods, TableSuite, UniqueKey, between, in_set,
     not_null,
 )
-
-BENEFITS = ("AF", "CF", "PA", "RSA", "AL", "AAH", "AEEH", "ASF", "PAJE", "CMG", "OTHER")
 
 SCHEMA = {"household_id": STRING, "month": DATE, "benefit": STRING, "amount_eur": MONEY}
 

@@ -20,10 +20,13 @@ from typing import Literal
 
 from pyspark.sql.types import BooleanType, DataType, DateType, DecimalType, IntegerType, StringType
 
+from domain import codes
+from domain.calendar import is_quarter_start
+
 # The types of DATA.md: money is decimal(12,2), months are dates on the first day.
 STRING: DataType = StringType()
 DATE: DataType = DateType()
-MONEY: DataType = DecimalType(12, 2)
+MONEY: DataType = DecimalType(*codes.MONEY_DIGITS)
 BOOLEAN: DataType = BooleanType()
 INT: DataType = IntegerType()
 
@@ -214,6 +217,7 @@ class Parameters:
     score_month: date
     snapshot_month: date  # M-1: the scored population's snapshot
     as_of: date  # last day of M-1
+    controls_before: date  # the controls read are dated before it (the score month)
     w12_months: tuple[date, ...]
     w24_months: tuple[date, ...]
     prefill_starts: Mapping[str, date] = field(hash=False)  # Caf code -> pre-filling start
@@ -230,4 +234,4 @@ class Parameters:
 
     @property
     def w24_quarter_starts(self) -> tuple[date, ...]:
-        return tuple(m for m in self.w24_months if m.month in (1, 4, 7, 10))
+        return tuple(m for m in self.w24_months if is_quarter_start(m))

@@ -13,76 +13,54 @@ import sys
 import uuid
 from datetime import date
 
-import yaml
+from pyspark.sql import DataFrame, SparkSession
 
-from jobs import delta
-from jobs.cli import Progress, job_main, load_job_config
-from jobs.config import ConfigError
-from jobs.spark import get_spark
-from jobs.synth_spec import SynthSpec
-from jobs.calibrate import features_at_control
-from transforms import model, synth, synth_labels
-from transforms.calibration import solve_intercept
-from transforms.columns import month_start
+from domain.calendar import Span, add_months, months_between
+from domain.errors import DmdeError
+from domain.synth import SynthSpec
+from jobs.lib import tables
+from jobs.lib.config import Config
+from jobs.lib.opbd import features_at_control, fit_intercepts
+from jobs.lib.runner import JobContext, Progress, job_main, month_argument
+from jobs.lib.sources import read_sources
+from transforms import synth, synth_labels
 
-# Source table -> partition columns (DATA.md: partitioned by month, or pruned on a date).
-PARTITIONS = {
-    "households": ["month"],
-    "payments": ["month"],
-    "declarations": ["quarter_start"],
-    "members": [],
-    "events": [],
-    "controls": [],
-}
+
+class GenerationError(DmdeError):
+    """Arguments that cannot describe a population."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--households", type=int, required=True, help="number of households")
-    parser.add_argument("--start", required=True, type=month_start, help="first month YYYY-MM")
-    parser.add_argument("--end", required=True, type=month_start, help="last month YYYY-MM (inclusive)")
+    parser.add_argument("--start", required=True, type=month_argument, help="first month YYYY-MM")
+    parser.add_argument("--end", required=True, type=month_argument, help="last month YYYY-MM (inclusive)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--partitions", type=int, default=None,
                         help="Spark partitions of the household ids (default: 2 per 100 000, at least 4)")
 
 
-def load_synth_spec(path) -> SynthSpec:
-    from pydantic import ValidationError
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return SynthSpec.model_validate(yaml.safe_load(handle))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(path, key, first["msg"]) from None
-
-
-def months_between(start: date, end: date) -> int:
-    return (end.year - start.year) * 12 + end.month - start.month + 1
-
-
-def generate(spark, config, *, households: int, start: date, end: date, seed: int,
+def generate(spark: SparkSession, config: Config, *, households: int, start: date, end: date, seed: int,
              partitions: int | None = None, progress: Progress | None = None) -> dict[str, int]:
     """Generate and write the source tables; return the rows written per table."""
     if households <= 0:
-        raise ValueError("--households must be positive")
+        raise GenerationError(f"--households must be positive (got {households})")
     if end < start:
-        raise ValueError(f"--end {end:%Y-%m} is before --start {start:%Y-%m}")
-    spec = load_synth_spec(config.synth_file)
-    period = synth.Period(start, months_between(start, end))
+        raise GenerationError(f"--end {end:%Y-%m} is before --start {start:%Y-%m}")
+    spec = config.synth()
+    period = synth.Period(start, months_between(start, end) + 1)
     cafs = [(c.code, c.relative_size, c.prefill_start) for c in config.cafs]
-    smic = [(r.valid_from, r.net_monthly_eur) for r in config.smic]
     progress = progress or Progress("generate")
     run_id = f"generate-{uuid.uuid4().hex[:12]}"
     partitions = partitions or max(4, households // 50_000)
 
     ids = spark.range(0, households, numPartitions=partitions)
     frame = synth.household_frame(ids, spec, cafs, period, seed)
-    months = synth.household_months(frame, spec, period, smic, seed)
-    tables = {
+    months = synth.household_months(frame, spec, period, config.smic_table, seed)
+    frames = {
         "households": lambda: synth.households_table(months),
         "members": lambda: synth.members_table(frame, period, seed),
         "payments": lambda: synth.payments_table(months),
-        "declarations": lambda: synth.declarations_table(frame, spec, period, smic, seed),
+        "declarations": lambda: synth.declarations_table(frame, spec, period, config.smic_table, seed),
         "events": lambda: synth.events_table(months, spec, seed),
         # OPBD outcomes need the variables of the tables written above
         "controls": lambda: synth.dmde_controls(frame, spec, period, seed).unionByName(
@@ -90,29 +68,30 @@ def generate(spark, config, *, households: int, start: date, end: date, seed: in
     }
 
     def write(name: str) -> int:
-        path = config.source_path(name)
-        delta.write_table(tables[name](), path, partition_by=PARTITIONS[name], run_id=run_id,
-                          mode="overwrite", operation=f"GENERATE seed={seed} households={households}")
-        return delta.table_rows(path)
+        tables.write_source(config, name, frames[name](), run_id=run_id,
+                            operation=f"GENERATE seed={seed} households={households}")
+        return tables.row_count(config.source_path(name))
 
-    return {name: progress.stage(f"write {name}", write, name) for name in tables}
+    return {name: progress.stage(f"write {name}", write, name) for name in frames}
 
 
-def opbd_controls(spark, config, spec: SynthSpec, households: int, period: synth.Period, seed: int):
+def opbd_controls(spark: SparkSession, config: Config, spec: SynthSpec, households: int, period: synth.Period,
+                  seed: int) -> DataFrame:
     """The random-control sample of the extract's last 12 months, labelled by the published
-    model applied to the variables the scoring job computes (DATA.md, "Synthetic data")."""
+    model applied to the variables the scoring job computes (the sources just written,
+    which the generator makes rule-abiding: they are not validated again)."""
     c = spec.controls
     wanted = max(c.opbd_min, round(c.opbd_per_year_national * households / c.national_households))
-    snapshots = delta.read_table(spark, config.source_path("households"))
-    sample = synth_labels.draw_sample(snapshots, last_month=period.end, months=min(12, period.months - 1),
+    sample_months = min(12, period.months - 1)
+    snapshots = tables.read_source(spark, config, "households")
+    sample = synth_labels.draw_sample(snapshots, last_month=period.end, months=sample_months,
                                       probability=min(1.0, wanted / households), seed=seed)
+    span = Span(config.calendar(add_months(period.end, 1 - sample_months)), config.calendar(period.end))
     model_spec = config.model
-    labelled = features_at_control(spark, config, sample, model_spec).persist()
+    labelled = features_at_control(spark, config, read_sources(spark, config, span, with_controls=False), span,
+                                   sample, model_spec).persist()
     rate = model_spec.target.published_rate
-    intercepts = {}
-    for name in model_spec.model_names():
-        groups = labelled.groupBy(model.linear_predictor(model_spec, name).alias("s")).count().collect()
-        intercepts[name] = solve_intercept([(g.s, g["count"]) for g in groups], rate)
+    intercepts = {name: b0 for name, (b0, _, _) in fit_intercepts(labelled, model_spec, rate).items()}
     # Shift both intercepts together until the drawn outcomes hit the published rate: a
     # sample of a few thousand would otherwise miss it by a point by chance alone.
     size = labelled.count()
@@ -129,16 +108,14 @@ def opbd_controls(spark, config, spec: SynthSpec, households: int, period: synth
     return synth_labels.outcomes(labelled, model_spec, {n: b + shift for n, b in intercepts.items()}, seed)
 
 
-def run(args: argparse.Namespace) -> int:
-    config = load_job_config(args)
-    spark = get_spark(config.spark.app_name, config.spark.master, config.spark.conf)
-    progress = Progress("generate")
-    counts = generate(spark, config, households=args.households, start=args.start, end=args.end,
-                      seed=args.seed, partitions=args.partitions, progress=progress)
-    print(f"[generate] {args.households:,} households, {args.start:%Y-%m} to {args.end:%Y-%m}, "
-          f"seed {args.seed}, in {progress.total_seconds:.1f} s")
+def run(ctx: JobContext) -> int:
+    args = ctx.args
+    counts = generate(ctx.spark, ctx.config, households=args.households, start=args.start, end=args.end,
+                      seed=args.seed, partitions=args.partitions, progress=ctx.progress)
+    ctx.progress.say(f"{args.households:,} households, {args.start:%Y-%m} to {args.end:%Y-%m}, "
+                     f"seed {args.seed}, in {ctx.progress.total_seconds:.1f} s")
     for name, rows in counts.items():
-        print(f"  {config.source_path(name):<60} {rows:>14,} rows")
+        print(f"  {ctx.config.source_path(name):<60} {rows:>14,} rows")
     return 0
 
 

@@ -3,67 +3,65 @@
     dmde score --month 2026-02 [--data-dir DIR]
     dmde score --from 2025-06 --to 2026-02          # backfill, one month after the other
 
-For score month M: reads the snapshots of W12 (the scored population is the snapshot of
-M-1), the payments, declarations and events of W24 and the past controls; computes the 19
-variables, applies both models of the calibrated model file, blends them prorata
-temporis, ranks each Caf's households, applies the control delays, explains each score,
-and selects each Caf's target list. The sources are validated first (jobs/validate.py):
-rows breaking a rule of expectations/ go to `quarantine`, a table-level failure stops the
-run. The tables features, scores, targets and quarantine (partitioned by caf and
-score_month) are staged first and committed together at the end: a failed run changes
-nothing, a re-run replaces the month. One row per run goes to `runs`.
+For score month M: reads and validates the sources M needs (the snapshots of W12, the
+payments, declarations and events of W24, the past controls); computes the 19 variables,
+applies every model of the calibrated model file, blends them as the file says, ranks
+each Caf's households, applies the control delays, explains each score, and selects each
+Caf's target list. Rows breaking a rule of expectations/ go to `quarantine`; a
+table-level failure stops the run. The tables features, scores, targets and quarantine
+are staged first and committed together at the end, then one row goes to `runs`: a
+failed run changes nothing, a re-run replaces the month.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from datetime import date, datetime, timezone
-from importlib.metadata import version as package_version
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import delta
-from jobs.calibrate import load_scoring_model, model_version
-from jobs.cli import Progress, job_main, load_job_config
-from jobs.config import Config, ModelSpec
-from jobs.sources import Sources, months, read_controls, read_sources
-from jobs.spark import get_spark
-from jobs.validate import DataQualityError, Validation, check_source_schemas, validate
+from domain.calendar import Calendar, Span, add_months, months
+from domain.errors import DmdeError
+from domain.model import ModelSpec
+from jobs.lib import tables
+from jobs.lib.config import Config
+from jobs.lib.models import load_scoring_model
+from jobs.lib.opbd import caf_starts
+from jobs.lib.sources import require_sources
+from jobs.lib.runner import JobContext, Progress, code_version, job_main, month_argument, new_run_id
+from jobs.lib.validation import read_validated
 from transforms import model, ranking
-from transforms.columns import add_months, month_start
-from transforms.features import Calendar, Rules, compute_features
-
-OUTPUT_PARTITIONS = ["caf", "score_month"]
+from transforms.features import compute_features
 
 
-class ScoringError(RuntimeError):
+class ScoringError(DmdeError):
     """A run that cannot produce trustworthy scores: nothing is written."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     when = parser.add_mutually_exclusive_group()
-    when.add_argument("--month", type=month_start,
+    when.add_argument("--month", type=month_argument,
                       help="score month YYYY-MM (default: the month after the latest snapshot)")
-    when.add_argument("--from", dest="first", type=month_start, help="first month of a backfill")
-    parser.add_argument("--to", dest="last", type=month_start, help="last month of a backfill (with --from)")
+    when.add_argument("--from", dest="first", type=month_argument, help="first month of a backfill")
+    parser.add_argument("--to", dest="last", type=month_argument, help="last month of a backfill (with --from)")
 
 
-def calendar(config: Config, score_month: date) -> Calendar:
-    return Calendar(score_month, config.windows.short_months, config.windows.long_months)
+def score_columns(spec: ModelSpec) -> list[str]:
+    return [
+        "score_month", "caf", "household_id", *spec.score_columns,
+        "rank_in_caf", "households_in_caf", "percentile_in_caf", "decile", "eligible", "ineligible_reason",
+        "last_dmde_control_date", "eligible_from",
+        *[f"factor_{i}{suffix}" for i in range(1, model.TOP_FACTORS + 1)
+          for suffix in ("", "_label", "_odds_ratio")],
+    ]
 
 
-def caf_table(spark: SparkSession, config: Config) -> DataFrame:
-    return spark.createDataFrame([(c.code, c.prefill_start) for c in config.cafs],
-                                 "caf string, prefill_start date")
-
-
-def score_households(features: DataFrame, cafs: DataFrame, spec: ModelSpec, cal: Calendar) -> DataFrame:
-    """Modalities, both models, the blend and the explanation, one row per household."""
-    with_modalities = model.with_modalities(features, spec).join(F.broadcast(cafs), on="caf", how="left")
-    return model.score(with_modalities, spec, cal.score_month, cal.long_months)
+TARGET_COLUMNS = [
+    "score_month", "caf", "target_rank", "household_id", "score", "rank_in_caf", "percentile_in_caf",
+    "decile", "capacity", "factor_1_label", "factor_2_label", "factor_3_label",
+]
 
 
 def check_scorable(scored: DataFrame, spec: ModelSpec, cal: Calendar) -> None:
@@ -78,61 +76,43 @@ def check_scorable(scored: DataFrame, spec: ModelSpec, cal: Calendar) -> None:
             "Check the sources with `dmde validate`; nothing was written.")
 
 
-SCORE_COLUMNS = [
-    "score_month", "caf", "household_id", "p_model1", "p_model2", "w_model2", "score",
-    "rank_in_caf", "households_in_caf", "percentile_in_caf", "decile", "eligible", "ineligible_reason",
-    "last_dmde_control_date", "eligible_from",
-    "factor_1", "factor_1_label", "factor_1_odds_ratio",
-    "factor_2", "factor_2_label", "factor_2_odds_ratio",
-    "factor_3", "factor_3_label", "factor_3_odds_ratio",
-]
-TARGET_COLUMNS = [
-    "score_month", "caf", "target_rank", "household_id", "score", "rank_in_caf", "percentile_in_caf",
-    "decile", "capacity", "factor_1_label", "factor_2_label", "factor_3_label",
-]
-
-
 def score_month(spark: SparkSession, config: Config, month: date, progress: Progress | None = None) -> dict:
     """Score one month; return the `runs` row that was written."""
     progress = progress or Progress("score")
+    require_sources(config)
     spec = load_scoring_model(config)
-    cal = calendar(config, month)
-    run_id = f"score-{month:%Y-%m}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    cal = config.calendar(month)
+    run_id = new_run_id("score", month)
     started = datetime.now(timezone.utc)
-    version = model_version(spec)
-    print(f"[score] run {run_id}: score month {month:%Y-%m}, model {version}", flush=True)
+    version = spec.calibrated_version()
+    progress.say(f"run {run_id}: score month {month:%Y-%m}, model {version}")
 
     # Every source row is validated before any variable is computed (expectations/): the
     # valid rows are scored, the others go to `quarantine`; a table-level failure stops here.
-    progress.stage("check schemas", check_source_schemas, spark, config, cal, run_id)
-    sources: Sources = progress.stage("read sources", read_sources, spark, config, cal)
-    validation: Validation = progress.stage("validate", validate, spark, config, sources,
-                                            read_controls(spark, config, month), cal, run_id, progress)
+    validation = read_validated(spark, config, Span.of(cal), run_id, progress)
     print(validation.summary(), flush=True)
     sources = validation.sources
-    features = compute_features(*[getattr(sources, t) for t in ("households", "members", "payments",
-                                                                 "declarations", "events")],
-                                cal=cal, smic_eur=config.smic_for(cal.snapshot_month),
-                                rules=Rules.of(config.rules))
-    features = features.persist(StorageLevel.MEMORY_AND_DISK)
+    features = (compute_features(sources.households, sources.members, sources.payments, sources.declarations,
+                                 sources.events, cal=cal, smic_eur=config.smic_for(cal.snapshot_month),
+                                 rules=config.rules)
+                .transform(model.with_modalities, spec)
+                .persist(StorageLevel.MEMORY_AND_DISK))
     households = progress.stage("features", features.count)
     if households == 0:
         raise ScoringError(f"No household in the snapshot of {cal.snapshot_month:%Y-%m}: "
                            f"is {config.source_path('households')} complete? Nothing was written.")
 
-    scored = score_households(features, caf_table(spark, config), spec, cal)
+    scored = (features
+              .transform(model.with_prefill_start(caf_starts(spark, config)))
+              .transform(model.score, spec, month))
     progress.stage("check modalities", check_scorable, scored, spec, cal)
-    delays = config.control_delays
-    ranked = (scored
+    scores = (scored
               .transform(ranking.rank_within_caf)
               .transform(ranking.national_decile)
-              .transform(lambda df: ranking.eligibility(
-                  df, ranking.last_dmde_control(validation.controls, month), month,
-                  with_impact_months=delays.with_impact_months,
-                  without_impact_months=delays.without_impact_months,
-                  uniform_from=delays.uniform_from, uniform_months=delays.uniform_months)))
-    scores = ranked.select(*SCORE_COLUMNS, F.lit(version).alias("model_version"), F.lit(run_id).alias("run_id"))
-    scores = scores.persist(StorageLevel.MEMORY_AND_DISK)
+              .transform(ranking.eligibility, ranking.last_dmde_control(sources.controls, month), month,
+                         config.control_delays)
+              .select(*score_columns(spec), F.lit(version).alias("model_version"), F.lit(run_id).alias("run_id"))
+              .persist(StorageLevel.MEMORY_AND_DISK))
     progress.stage("scores", scores.count)
 
     capacity = ranking.monthly_capacity(
@@ -140,36 +120,33 @@ def score_month(spark: SparkSession, config: Config, month: date, progress: Prog
         reference_households=config.capacity.reference_households,
         per_caf_monthly=config.capacity.per_caf_monthly)
     targets = ranking.targets(scores, capacity).select(*TARGET_COLUMNS, F.lit(run_id).alias("run_id"))
-    feature_table = model.with_modalities(features, spec).select(
-        "*", F.lit(version).alias("model_version"), F.lit(run_id).alias("run_id"))
+    feature_table = features.select("*", F.lit(version).alias("model_version"), F.lit(run_id).alias("run_id"))
 
+    operation = f"SCORE {month:%Y-%m}"
     month_only = {"score_month": [month]}
-    pending: list[delta.PendingWrite] = []
+    pending: list = []
     try:
-        for name, df in (("features", feature_table), ("scores", scores), ("targets", targets),
-                         ("quarantine", validation.quarantine)):
-            pending.append(progress.stage(
-                f"stage {name}", delta.stage_write, df, config.output_path(name),
-                partition_by=OUTPUT_PARTITIONS, run_id=run_id, replace_where=month_only,
-                operation=f"SCORE {month:%Y-%m}"))
+        for name, df, where in (("features", feature_table, month_only), ("scores", scores, month_only),
+                                ("targets", targets, month_only),
+                                ("quarantine", validation.quarantine, {**month_only, "job": [progress.job]})):
+            pending.append(progress.stage(f"stage {name}", tables.stage_output, config, name, df,
+                                          run_id=run_id, operation=operation, replace_where=where))
+        counts = {name: write.rows for name, write in zip(("features", "scores", "targets"), pending)}
+        eligible = scores.where(F.col("eligible")).count()
+        run = {
+            "run_id": run_id, "score_month": month, "status": "succeeded",
+            "model_version": version, "code_version": code_version(),
+            "started_at": started, "finished_at": datetime.now(timezone.utc),
+            "households_scored": households, "households_eligible": eligible,
+            "output_rows": counts, "rows_read": validation.rows("read"), "rows_used": validation.rows("used"),
+            "rows_quarantined": validation.rows("quarantined"), "stage_seconds": dict(progress.durations),
+        }
+        pending.append(tables.stage_output(config, "runs", runs_frame(spark, run), run_id=run_id,
+                                           operation=operation, mode="append"))
     except BaseException:
-        for write in pending:
-            write.abort()
+        tables.abort(pending)
         raise
-    counts = {name: write.rows for name, write in zip(("features", "scores", "targets"), pending)}  # quarantine: in rows_quarantined
-    eligible = scores.where(F.col("eligible")).count()
-    run = {
-        "run_id": run_id, "score_month": month, "status": "succeeded",
-        "model_version": version, "code_version": package_version("dmde"),
-        "started_at": started, "finished_at": None,
-        "households_scored": households, "households_eligible": eligible,
-        "output_rows": counts, "rows_read": validation.rows("read"), "rows_used": validation.rows("used"),
-        "rows_quarantined": validation.rows("quarantined"), "stage_seconds": dict(progress.durations),
-    }
-    run["finished_at"] = datetime.now(timezone.utc)
-    runs = delta.stage_write(runs_frame(spark, run), config.output_path("runs"), partition_by=["score_month"],
-                             run_id=run_id, mode="append", operation=f"SCORE {month:%Y-%m}")
-    progress.stage("commit", delta.commit_all, [*pending, runs])
+    progress.stage("commit", tables.publish, pending)
     features.unpersist()
     scores.unpersist()
     validation.unpersist()
@@ -188,27 +165,28 @@ def runs_frame(spark: SparkSession, run: dict) -> DataFrame:
 
 def latest_snapshot_month(config: Config) -> date:
     """The last month of the households table, from its partition values (no data read)."""
-    latest = delta.max_partition_value(config.source_path("households"), "month")
+    require_sources(config)
+    path = config.source_path("households")
+    latest = tables.max_partition_value(path, "month") if tables.exists(path) else None
     if latest is None:
-        raise ScoringError(f"{config.source_path('households')} has no snapshot: generate or load sources first.")
+        raise ScoringError(f"{path} holds no snapshot: there are no sources in {config.data_dir}. Load the "
+                           f"month's extract (or `dmde generate … --data-dir {config.data_dir}` for a synthetic "
+                           "population) first.")
     return latest
 
 
-def run(args: argparse.Namespace) -> int:
-    config = load_job_config(args)
-    spark = get_spark(config.spark.app_name, config.spark.master, config.spark.conf)
-    try:
-        if args.first:
-            wanted = months(args.first, args.last or args.first)
-        else:
-            wanted = [args.month or add_months(latest_snapshot_month(config), 1)]
-        for month in wanted:
-            progress = Progress("score")
-            result = score_month(spark, config, month, progress)
-            print(summary(config, result, progress))
-    except (ScoringError, DataQualityError) as err:
-        print(f"dmde score: {err}", file=sys.stderr)
-        return 1
+def run(ctx: JobContext) -> int:
+    args, config = ctx.args, ctx.config
+    if args.first:
+        if args.last and args.last < args.first:
+            raise ScoringError(f"--to {args.last:%Y-%m} is before --from {args.first:%Y-%m}.")
+        wanted = months(args.first, args.last or args.first)
+    else:
+        wanted = [args.month or add_months(latest_snapshot_month(config), 1)]
+    for month in wanted:
+        progress = Progress("score")
+        result = score_month(ctx.spark, config, month, progress)
+        print(summary(config, result, progress))
     return 0
 
 

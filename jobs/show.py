@@ -9,44 +9,88 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 
 import polars as pl
+from deltalake import DeltaTable
 
-from jobs.cli import job_main, load_job_config
-from transforms.columns import month_start
+from domain.codes import CAF_CODES
+from domain.errors import DmdeError
+from jobs.lib.runner import JobContext, job_main, month_argument
+
+PRINTS_START_LINE = False  # a controller's list: the list only
+
+
+class ShowError(DmdeError):
+    """Nothing to show, and why."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--month", type=month_start, required=True, help="score month YYYY-MM")
+    parser.add_argument("--month", type=month_argument, required=True, help="score month YYYY-MM")
     parser.add_argument("--caf", required=True, help="Caf code, e.g. 59, 2A, 974")
     parser.add_argument("--top", type=int, default=20, help="rows to print (default 20)")
     parser.add_argument("--all", action="store_true",
                         help="every scored household of the Caf (eligible or not), not only the target list")
 
 
-def ranked_list(path: str, month, caf: str, top: int, rank_column: str) -> pl.DataFrame:
+def ranked_list(path: str, month: date, caf: str, top: int, rank_column: str) -> pl.DataFrame:
     table = pl.scan_delta(path)
     return (table.filter((pl.col("score_month") == month) & (pl.col("caf") == caf))
                 .sort(rank_column).head(top).collect())
 
 
-def run(args: argparse.Namespace) -> int:
-    config = load_job_config(args)
+def scored_households(path: str, month: date, caf: str | None = None) -> int:
+    rows = pl.scan_delta(path).filter(pl.col("score_month") == month)
+    if caf is not None:
+        rows = rows.filter(pl.col("caf") == caf)
+    return rows.select(pl.len()).collect().item()
+
+
+def check_request(ctx: JobContext) -> int:
+    """The number of households of the Caf scored that month; a ShowError saying what to
+    run when the Caf code, the data directory or the month is wrong."""
+    args, config = ctx.args, ctx.config
+    if args.caf not in CAF_CODES:
+        raise ShowError(f"{args.caf!r} is not a Caf code: Caf codes are the départements 01…95 (2A and 2B "
+                        "for Corsica) and 971, 972, 973, 974, 976 (e.g. --caf 59).")
+    if args.top < 1:
+        raise ShowError(f"--top must be at least 1 (got {args.top}).")
+    scores = config.output_path("scores")
+    if not DeltaTable.is_deltatable(scores):
+        raise ShowError(f"{config.data_dir} holds no scores (no Delta table at {scores}): score a month first, "
+                        f"`dmde score --month {args.month:%Y-%m} --data-dir {config.data_dir}`.")
+    if scored_households(scores, args.month) == 0:
+        raise ShowError(f"{args.month:%Y-%m} is not scored in {config.data_dir}: run "
+                        f"`dmde score --month {args.month:%Y-%m} --data-dir {config.data_dir}` first.")
+    households = scored_households(scores, args.month, args.caf)
+    if households == 0:
+        raise ShowError(f"Caf {args.caf} has no scored household in {args.month:%Y-%m} (the month is scored: "
+                        f"no household of this Caf was in the snapshot of the month before).")
+    return households
+
+
+def run(ctx: JobContext) -> int:
+    args, config = ctx.args, ctx.config
+    households = check_request(ctx)
     name, rank = ("scores", "rank_in_caf") if args.all else ("targets", "target_rank")
-    frame = ranked_list(config.output_path(name), args.month, args.caf, args.top, rank)
+    frame = ranked_list(config.output_path(name), args.month, args.caf, args.top, rank) \
+        if DeltaTable.is_deltatable(config.output_path(name)) else pl.DataFrame()
     if frame.is_empty():
-        print(f"dmde show: no {name} for Caf {args.caf} in {args.month:%Y-%m} "
-              f"(is the month scored? is the Caf's capacity 0?)", file=sys.stderr)
-        return 1
+        raise ShowError(f"Caf {args.caf}'s target list of {args.month:%Y-%m} is empty although {households:,} of its "
+                        "households are scored: its monthly capacity is 0 (the national capacity, shared by scored "
+                        "households, rounds to 0 for a Caf this small) or none of them is eligible. "
+                        "`--all` shows the Caf's ranked households.")
     print(f"Caf {args.caf}, score month {args.month:%Y-%m}: {'all scored households' if args.all else 'target list'}"
-          f" (top {len(frame)})")
+          f" (top {len(frame)} of {households:,} households scored)")
     for row in frame.iter_rows(named=True):
         status = "" if not args.all or row["eligible"] else f"  NOT ELIGIBLE: {row['ineligible_reason']}"
         print(f"{row[rank]:>5}  {row['household_id']}  score {row['score']:.4f}  national decile {row['decile']}"
               f"  top {row['percentile_in_caf']} % of the Caf{status}")
         for i in (1, 2, 3):
             if row[f"factor_{i}_label"]:
-                print(f"         raises the risk: {row[f'factor_{i}_label']} (odds ratio {row[f'factor_{i}_odds_ratio']:.2f})")
+                odds = row.get(f"factor_{i}_odds_ratio")
+                print(f"         raises the risk: {row[f'factor_{i}_label']}"
+                      f"{f' (odds ratio {odds:.2f})' if odds is not None else ''}")
     return 0
 
 

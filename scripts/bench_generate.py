@@ -15,11 +15,11 @@ import tempfile
 import time
 from datetime import date
 
-from jobs.cli import Progress
-from jobs.config import load_config
+from jobs.lib.runner import Progress
+from jobs.lib.config import load_config
 from jobs.generate import generate
-from jobs.spark import get_spark
-from transforms.columns import month_start
+from jobs.lib.spark import get_spark
+from domain.calendar import month_start
 
 
 def parse_args(argv=None) -> argparse.Namespace:

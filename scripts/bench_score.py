@@ -13,13 +13,14 @@ import platform
 import time
 from datetime import date
 
-from jobs import delta
-from jobs.calibrate import calibrate, calibrated_model_path
-from jobs.cli import Progress
-from jobs.config import load_config, write_model
+from jobs.calibrate import calibrate
 from jobs.generate import generate
+from jobs.lib import tables
+from jobs.lib.config import load_config
+from jobs.lib.models import calibrated_model_path, save_calibrated_model
+from jobs.lib.runner import Progress
+from jobs.lib.spark import get_spark
 from jobs.score_month import score_month
-from jobs.spark import get_spark
 
 
 def main() -> None:
@@ -35,16 +36,14 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
           f"spark master {spark.sparkContext.master}, driver memory {spark.conf.get('spark.driver.memory', '1g')}")
 
-    if not delta.table_exists(config.source_path("controls")):
+    if not tables.exists(config.source_path("controls")):
         start = time.perf_counter()
         generate(spark, config, households=args.households, start=date(2023, 8, 1), end=date(2026, 1, 1),
                  seed=args.seed)
         print(f"generated {args.households:,} households in {time.perf_counter() - start:.1f} s")
     if not calibrated_model_path(config).exists():
         start = time.perf_counter()
-        spec = calibrate(spark, config, month)
-        calibrated_model_path(config).parent.mkdir(parents=True, exist_ok=True)
-        write_model(spec, calibrated_model_path(config))
+        save_calibrated_model(config, calibrate(spark, config, month), month)
         print(f"calibrated in {time.perf_counter() - start:.1f} s")
 
     progress = Progress("score")

@@ -13,15 +13,14 @@ import argparse
 import time
 
 import expectations
-from jobs import delta
-from jobs.cli import Progress
-from jobs.config import load_config
-from jobs.sources import months, read_controls, read_sources
-from jobs.spark import get_spark
-from jobs.validate import parameters, validate_month
+from domain.calendar import Span, month_start
+from jobs.lib import tables
+from jobs.lib.config import load_config
+from jobs.lib.runner import Progress, new_run_id
+from jobs.lib.sources import read_sources
+from jobs.lib.spark import get_spark
+from jobs.lib.validation import parameters, read_validated
 from transforms import quality
-from transforms.columns import month_start
-from transforms.features import Calendar
 
 
 def main() -> None:
@@ -31,11 +30,10 @@ def main() -> None:
     args = parser.parse_args()
     config = load_config(overrides={"data_dir": args.data_dir})
     spark = get_spark(config.spark.app_name, config.spark.master, config.spark.conf)
-    cal = Calendar(args.month, config.windows.short_months, config.windows.long_months)
-    suites = expectations.suites(parameters(config, cal))
-    frames = {**read_sources(spark, config, cal).as_dict(), "controls": read_controls(spark, config, args.month)}
-    snapshots = delta.read_table(spark, config.source_path("households"),
-                                 where={"month": months(cal.w24_start, cal.snapshot_month)})
+    span = Span.of(config.calendar(args.month))
+    suites = expectations.suites(parameters(config, span))
+    frames = read_sources(spark, config, span).as_dict()
+    snapshots = tables.read_source(spark, config, "households", where={"month": span.w24_months})
     snapshots = snapshots.select("household_id", "month", "caf")
 
     print(f"lookups of the rules that compare rows, score month {args.month:%Y-%m}:")
@@ -47,7 +45,7 @@ def main() -> None:
                   flush=True)
     print()
     progress = Progress("validate")
-    validate_month(spark, config, args.month, progress).unpersist()
+    read_validated(spark, config, span, new_run_id("validate", args.month), progress).unpersist()
     print(f"\ndmde validate --month {args.month:%Y-%m}: {progress.total_seconds:.1f} s")
 
 

@@ -15,12 +15,12 @@ from datetime import date
 
 from pyspark.sql import functions as F
 
-from jobs import delta
-from jobs.config import load_config
+from domain.calendar import add_months, month_start
 from jobs.generate import generate
-from jobs.spark import get_spark
-from transforms.columns import add_months, month_start
-from transforms.features import Calendar, Rules, compute_features
+from jobs.lib import tables
+from jobs.lib.config import load_config
+from jobs.lib.spark import get_spark
+from transforms.features import compute_features
 from transforms.model import with_modalities
 
 SOURCES = ("households", "members", "payments", "declarations", "events")
@@ -52,16 +52,15 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     config = load_config(overrides={"data_dir": args.data_dir})
     spark = get_spark(config.spark.app_name, config.spark.master, config.spark.conf)
-    if delta.table_version(config.source_path("households")) is None:
+    if not tables.exists(config.source_path("households")):
         print(f"No sources in {args.data_dir}: generating {args.households:,} households.")
         generate(spark, config, households=args.households, start=args.start, end=args.end, seed=args.seed)
 
-    tables = {name: delta.read_table(spark, config.source_path(name)) for name in SOURCES}
-    last_month = tables["households"].agg(F.max("month")).first()[0]
-    cal = Calendar(args.month or add_months(last_month, 1), config.windows.short_months,
-                   config.windows.long_months)
-    features = compute_features(*tables.values(), cal=cal, smic_eur=config.smic_for(cal.snapshot_month),
-                                rules=Rules.of(config.rules))
+    frames = {name: tables.read_source(spark, config, name) for name in SOURCES}
+    last_month = tables.max_partition_value(config.source_path("households"), "month")
+    cal = config.calendar(args.month or add_months(last_month, 1))
+    features = compute_features(*frames.values(), cal=cal, smic_eur=config.smic_for(cal.snapshot_month),
+                                rules=config.rules)
     counts = modality_counts(features, config.model)
 
     off = 0

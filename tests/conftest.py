@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.spark import get_spark
+from jobs.lib.spark import get_spark
 
 
 @pytest.fixture(scope="session")
@@ -29,8 +29,9 @@ def population(spark, tmp_path_factory):
     from datetime import date
     from types import SimpleNamespace
 
-    from jobs.calibrate import calibrate, calibrated_model_path
-    from jobs.config import load_config, write_model
+    from jobs.calibrate import calibrate
+    from jobs.lib.models import calibrated_model_path
+    from jobs.lib.config import load_config, write_model
     from jobs.generate import generate
     from jobs.score_month import score_month
 

@@ -10,16 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jobs.config import (
-    CAF_CODES,
-    DEFAULT_CONF_DIR,
-    ConfigError,
-    Intercept,
-    UnknownNameError,
-    load_config,
-    load_model,
-    write_model,
-)
+from domain.codes import CAF_CODES
+from domain.errors import ConfigError, UnknownNameError
+from domain.model import Intercept
+from jobs.lib.config import DEFAULT_CONF_DIR, load_config, load_model, write_model
 
 
 @pytest.fixture(scope="module")

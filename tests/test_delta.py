@@ -23,7 +23,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from jobs.delta import (
+from jobs.lib.delta import (
     ConcurrentWriteError,
     DeltaWriteError,
     read_table,

@@ -21,11 +21,10 @@ import pytest
 from chispa import assert_approx_column_equality, assert_df_equality
 from pyspark.sql import functions as F
 
-from jobs.config import load_config
-from transforms.columns import add_months
+from jobs.lib.config import load_config
+from domain.calendar import add_months
+from domain.calendar import Calendar
 from transforms.features import (
-    Calendar,
-    Rules,
     compute_features,
     declaration_features,
     event_features,
@@ -37,7 +36,7 @@ from transforms.model import with_modalities
 
 M = date(2026, 1, 1)
 CAL = Calendar(M)
-RULES = Rules.of(load_config().rules)
+RULES = load_config().rules
 AS_OF = date(2025, 12, 31)
 DAY = timedelta(days=1)
 W12_FIRST_DAY, M13_LAST_DAY = date(2025, 1, 1), date(2024, 12, 31)

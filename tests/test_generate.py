@@ -6,10 +6,11 @@ from datetime import date
 import pytest
 from pyspark.sql import functions as F
 
-from jobs import delta
-from jobs.config import load_config
-from jobs.generate import generate, load_synth_spec
-from jobs.sources import SOURCE_TABLES
+from jobs.lib import delta
+from jobs.lib.config import load_config
+from jobs.generate import generate
+from jobs.lib.config import load_synth_spec
+from jobs.lib.sources import SOURCE_TABLES
 from transforms import synth
 from transforms.columns import completed_age
 

@@ -9,11 +9,12 @@ from chispa import assert_df_equality
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from jobs import delta
-from jobs.calibrate import load_scoring_model
-from jobs.config import ConfigError, load_config
+from jobs.lib import delta
+from jobs.lib.models import load_scoring_model
+from domain.errors import ConfigError
+from jobs.lib.config import load_config
 from jobs.score_month import ScoringError, score_month
-from jobs.validate import DataQualityError
+from jobs.lib.validation import DataQualityError
 
 
 def read(spark, population, name):
@@ -119,3 +120,67 @@ def test_scores_do_not_depend_on_monitoring_attributes(spark, population, tmp_pa
     original = read(spark, population, "scores").select(*columns)
     again = delta.read_table(spark, config.output_path("scores")).select(*columns)
     assert_df_equality(original, again, ignore_row_order=True)
+
+
+def renamed_models(text: str) -> str:
+    """A model file whose models are called `before` and `after` instead of model1/model2."""
+    return (text.replace("model1:", "before:").replace("model2:", "after:")
+            .replace("before: model1", "before: before").replace("after: model2", "after: after"))
+
+
+def test_a_model_file_with_other_model_names_scores_the_same(spark, population, tmp_path):
+    data_dir = tmp_path / "renamed"
+    shutil.copytree(population.data_dir, data_dir, ignore=shutil.ignore_patterns("tables"))  # new columns
+    published = load_config(env="local").model_file
+    renamed = tmp_path / "conf" / published.name
+    renamed.parent.mkdir()
+    renamed.write_text(renamed_models(published.read_text(encoding="utf-8")), encoding="utf-8")
+    calibrated = data_dir / "models" / published.name
+    calibrated.write_text(renamed_models(calibrated.read_text(encoding="utf-8")), encoding="utf-8")
+    config = load_config(env="local", overrides={"data_dir": str(data_dir), "model_file": str(renamed)})
+    assert config.model.model_names() == ["before", "after"] and config.model.blend.after == "after"
+    score_month(spark, config, population.month)
+    scores = delta.read_table(spark, config.output_path("scores")).where(F.col("score_month") == population.month)
+    assert {"p_before", "p_after", "w_after"} <= set(scores.columns) and "p_model1" not in scores.columns
+    original = read(spark, population, "scores").select(
+        "household_id", F.col("p_model1").alias("p_before"), F.col("p_model2").alias("p_after"),
+        F.col("w_model2").alias("w_after"), "score", "rank_in_caf")
+    assert_df_equality(original, scores.select(*original.columns), ignore_row_order=True)
+
+
+def _intercepts(spec):
+    return {name: (info.intercept.value, info.intercept.sample_size) for name, info in spec.models.items()}
+
+
+def test_calibration_quarantines_a_corrupt_opbd_control_which_does_not_move_the_intercepts(spark, population,
+                                                                                          tmp_path):
+    from jobs.calibrate import calibrate
+
+    def copy(name):
+        data_dir = tmp_path / name
+        shutil.copytree(population.data_dir, data_dir)
+        return load_config(env="local", overrides={"data_dir": str(data_dir)})
+
+    corrupted, removed = copy("corrupted"), copy("removed")
+    controls = delta.read_table(spark, corrupted.source_path("controls"))
+    window = F.col("control_date").between(date(2025, 2, 1), date(2026, 1, 31))
+    # an OPBD control outside the target: read as is, its absurd amount would put it in
+    victim = (controls.where((F.col("origin") == "OPBD") & window & (F.col("overpayment_eur") < 600))
+              .orderBy("household_id").first())
+    is_victim = (F.col("household_id") == victim.household_id) & (F.col("control_date") == victim.control_date) \
+        & (F.col("origin") == "OPBD")
+    broken = controls.select(*[F.when(is_victim, F.lit(5_000_000).cast("decimal(12,2)")).otherwise(F.col(c)).alias(c)
+                               if c == "overpayment_eur" else
+                               F.when(is_victim, F.lit(12)).otherwise(F.col(c)).alias(c)
+                               if c == "overpayment_months" else F.col(c) for c in controls.columns])
+    delta.write_table(broken.localCheckpoint(), corrupted.source_path("controls"), partition_by=[], run_id="test",
+                      mode="overwrite")
+    delta.write_table(controls.where(~is_victim).localCheckpoint(), removed.source_path("controls"),
+                      partition_by=[], run_id="test", mode="overwrite")
+
+    gated = calibrate(spark, corrupted, population.month)
+    assert _intercepts(gated) == _intercepts(calibrate(spark, removed, population.month))
+    quarantine = delta.read_table(spark, corrupted.output_path("quarantine")).where(F.col("job") == "calibrate")
+    rows = quarantine.collect()
+    assert [(r.table, r.household_id, r.rule) for r in rows] == [
+        ("controls", victim.household_id, "overpayment_eur_in_range")]

@@ -15,11 +15,13 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from jobs.config import ConfigError, Intercept, load_config
+from domain.errors import ConfigError
+from domain.model import Intercept
+from jobs.lib.config import load_config
 from transforms.model import (
     log_odds_ratio,
     modality,
-    model2_weight,
+    after_weight,
     probability,
     score,
     unmatched,
@@ -365,7 +367,7 @@ def weights(spark, config):
     """w2 of every Caf for each month of WEIGHT_MONTHS: one Spark job."""
     cafs = spark.createDataFrame([(c.code, c.prefill_start) for c in config.cafs],
                                  "caf string, prefill_start date")
-    result = cafs.select("caf", *[model2_weight(m, F.col("prefill_start")).alias(m.isoformat())
+    result = cafs.select("caf", *[after_weight(config.model, m, F.col("prefill_start")).alias(m.isoformat())
                                   for m in WEIGHT_MONTHS]).collect()
     return {row.caf: row for row in result}
 

@@ -16,14 +16,13 @@ from pyspark.sql.types import StructField, StructType
 import expectations
 from expectations import rules as r
 from expectations.gx_suite import gx_suite
-from jobs import delta
+from jobs.lib import delta
 from jobs.cli import main
-from jobs.config import load_config
-from jobs.generate import PARTITIONS
+from jobs.lib.config import load_config
 from jobs.score_month import score_month
-from jobs.validate import DataQualityError, check_source_schemas, parameters, schema_problems
+from jobs.lib.validation import DataQualityError, check_source_schemas, parameters, schema_problems
 from transforms import quality
-from transforms.features import Calendar
+from domain.calendar import Span
 
 M = date(2026, 2, 1)
 AS_OF = date(2026, 1, 31)
@@ -159,7 +158,7 @@ def test_rules_are_listed_in_the_suites_order_and_the_first_is_the_rows_rule(spa
     snapshot = spark.createDataFrame([("h1", date(2025, 3, 1), "59")], SNAPSHOT)
     tagged = tag(df, suite, snapshot)
     assert tagged.first().dq_rules == ["benefit_in_set", "amount_eur_in_range"]
-    rows = quality.quarantine_rows(tagged, suite, df.columns, score_month=M, run_id="run-1")
+    rows = quality.quarantine_rows(tagged, suite, df.columns, score_month=M, job="score", run_id="run-1")
     row = rows.first()
     assert (row.table, row.rule, row.caf) == ("payments", "benefit_in_set", None)
     assert row.rule_description.startswith("benefit is a known benefit (AF, CF")
@@ -171,7 +170,7 @@ def test_quarantine_keeps_nulls_in_the_row_and_finds_the_caf(spark):
     suite = expectations.events.suite(_params())
     df = spark.createDataFrame([("h1", date(2025, 3, 1), None), ("h2", date(2025, 3, 1), None)],
                                "household_id string, event_date date, code string")
-    rows = quality.quarantine_rows(tag(df, suite), suite, df.columns, score_month=M, run_id="run-1")
+    rows = quality.quarantine_rows(tag(df, suite), suite, df.columns, score_month=M, job="score", run_id="run-1")
     cafs = spark.createDataFrame([("h1", "59"), ("h3", "06")], "household_id string, caf string")
     got = {row.household_id: (row.caf, row.rule, json.loads(row.row)["code"])
            for row in quality.with_caf(rows, cafs, ["59", "06"]).collect()}
@@ -187,7 +186,7 @@ def test_counts_rows_read_per_period_and_quarantined_rows_per_rule(spark):
     read = quality.read_counts(df, suite).first()
     assert (read.table, read.rows_read) == ("households", 3)
     assert read.by_period["2026-01-01"] == 2 and read.by_period["2025-12-01"] == 1 and read.by_period["2025-02-01"] == 0
-    quarantine = quality.quarantine_rows(tag(df, suite), suite, df.columns, score_month=M, run_id="run-1")
+    quarantine = quality.quarantine_rows(tag(df, suite), suite, df.columns, score_month=M, job="score", run_id="run-1")
     got = {(row.table, row.rule): row.rows for row in quality.rule_counts(quarantine).collect()}
     # one row quarantined, breaking two rules
     assert got == {("households", None): 1, ("households", "caf_in_set"): 1,
@@ -222,7 +221,7 @@ def test_every_rule_has_a_gx_expectation_that_names_it():
 
 def test_suites_take_codes_and_ceilings_from_the_configuration():
     config = load_config(env="local")
-    suites = expectations.suites(parameters(config, Calendar(M)))
+    suites = expectations.suites(parameters(config, span(config)))
     assert len(suites["households"].rule("caf_in_set").values) == 101
     assert suites["payments"].rule("amount_eur_in_range").high == config.quality.ceilings.payment_eur
     assert suites["declarations"].rule("quarter_start_in_range").values[0] == date(2024, 4, 1)
@@ -233,13 +232,18 @@ def test_suites_take_codes_and_ceilings_from_the_configuration():
 def test_a_missing_source_table_is_a_table_level_failure(spark, tmp_path):
     config = load_config(env="local", overrides={"data_dir": str(tmp_path)})
     with pytest.raises(DataQualityError) as failure:
-        check_source_schemas(spark, config, Calendar(M), "run-1")
+        check_source_schemas(spark, config, M, expectations.suites(_params(config)), "run-1")
     assert len(failure.value.paragraphs) == 6
     assert "Source table households: there is no Delta table at" in str(failure.value)
 
 
+def span(config) -> Span:
+    return Span.of(config.calendar(M))
+
+
 def _params(config=None) -> r.Parameters:
-    return parameters(config or load_config(env="local"), Calendar(M))
+    config = config or load_config(env="local")
+    return parameters(config, span(config))
 
 
 def _suite(table, rules) -> r.TableSuite:
@@ -269,7 +273,7 @@ def rewrite(config, table, df, *, new_schema=False):
     df = df.localCheckpoint()
     if new_schema:
         shutil.rmtree(config.source_path(table))
-    delta.write_table(df, config.source_path(table), partition_by=PARTITIONS[table], run_id="test-corrupt",
+    delta.write_table(df, config.source_path(table), partition_by=config.partition_by(table), run_id="test-corrupt",
                       mode="overwrite")
 
 
@@ -600,3 +604,37 @@ def test_an_empty_month_partition_fails_validation(spark, population, tmp_path, 
     error = capsys.readouterr().err
     assert "Source table payments" in error and "no rows for month 2025-07-01" in error
     assert "partition_not_empty" in error and "reload payments for 2025-07-01" in error
+
+
+def test_a_bad_source_month_fails_even_when_the_table_as_a_whole_passes(spark, population, tmp_path):
+    config = copy_population(population, tmp_path)
+    payments = delta.read_table(spark, config.source_path("payments"))
+    latest = payments.where(F.col("month") == SNAPSHOT_MONTH)
+    read_latest, read_all = latest.count(), payments.where(F.col("month") >= date(2024, 2, 1)).count()
+    # 5 % of the latest month's payments made negative: far below 1 % of the 24 months read
+    bad = latest.orderBy("household_id", "benefit").limit(int(0.05 * read_latest)).select("household_id", "benefit")
+    assert bad.count() / read_all < config.quality.max_quarantine_share
+    marked = payments.join(bad.withColumn("bad", F.lit(True)), on=["household_id", "benefit"], how="left")
+    is_bad = F.coalesce(F.col("bad"), F.lit(False)) & (F.col("month") == SNAPSHOT_MONTH)
+    rewrite(config, "payments", marked.select(*[F.when(is_bad, -F.col(c)).otherwise(F.col(c)).alias(c)
+                                                if c == "amount_eur" else F.col(c) for c in payments.columns]))
+    before = output_versions(config)
+    with pytest.raises(DataQualityError) as failure:
+        score_month(spark, config, M)
+    message = str(failure.value)
+    assert "Source table payments" in message and "rows of month 2026-01-01" in message
+    assert "per table and per source month" in message and "amount_eur_in_range" in message
+    assert output_versions(config) == before
+
+
+def test_a_month_far_thinner_than_the_others_fails_validation(spark, population, tmp_path):
+    config = copy_population(population, tmp_path)
+    payments = delta.read_table(spark, config.source_path("payments"))
+    thin = date(2025, 7, 1)
+    kept = payments.where((F.col("month") != thin) | (F.pmod(F.xxhash64("household_id", "benefit"), F.lit(10)) == 0))
+    rewrite(config, "payments", kept)
+    with pytest.raises(DataQualityError) as failure:
+        score_month(spark, config, M)
+    message = str(failure.value)
+    assert "far fewer rows in month 2025-07-01" in message and "partition_not_thin" in message
+    assert "min_month_rows_ratio" in message and "nothing was written" in message

@@ -7,6 +7,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
+from domain.settings import ControlDelays
 from transforms import ranking
 
 SCORES = "caf string, household_id string, score double"
@@ -40,9 +41,9 @@ def _eligibility(spark, month: date, control: date | None, over: str = "0.00", u
     scores = spark.createDataFrame([("59", "h1", 0.5)], SCORES)
     rows = [] if control is None else [("h1", control, "DMDE", Decimal(over), Decimal(under))]
     controls = spark.createDataFrame(rows, CONTROLS)
-    result = ranking.eligibility(scores, ranking.last_dmde_control(controls, month), month,
-                                 with_impact_months=12, without_impact_months=18,
-                                 uniform_from=date(2026, 3, 1), uniform_months=24).collect()[0]
+    delays = ControlDelays(with_impact_months=12, without_impact_months=18, uniform_from=date(2026, 3, 1),
+                           uniform_months=24)
+    result = ranking.eligibility(scores, ranking.last_dmde_control(controls, month), month, delays).collect()[0]
     return result
 
 

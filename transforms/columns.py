@@ -1,7 +1,7 @@
 """Small Column helpers shared by the transforms: dates, ages and seeded randomness."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from pyspark.sql import Column
@@ -10,17 +10,10 @@ from pyspark.sql import functions as F
 _TWO_53 = 1 << 53
 
 
-def month_start(value: date | str) -> date:
-    """'2026-01' or any date in the month -> the first day of that month."""
-    if isinstance(value, str):
-        year, month = value[:7].split("-")
-        return date(int(year), int(month), 1)
-    return value.replace(day=1)
-
-
-def add_months(month: date, n: int) -> date:
-    index = month.year * 12 + month.month - 1 + n
-    return date(index // 12, index % 12 + 1, 1)
+def month_number(month: Column | date) -> Column:
+    """Months since year 0 (as `domain.calendar.month_index`): differences count whole months."""
+    month = F.lit(month) if isinstance(month, date) else month
+    return F.year(month) * 12 + F.month(month) - 1
 
 
 def completed_age(birth: Column | str, on: Column) -> Column:
@@ -67,7 +60,7 @@ def by_key(key: Column, values: Mapping[str, Column | object], default: Column |
     return expr if default is None else expr.otherwise(default)
 
 
-def in_force(table, on: Column) -> Column:
+def in_force(table: Sequence[tuple[date, float]], on: Column) -> Column:
     """The value of a dated table [(valid_from, value), …] in force on a date Column
     (e.g. the net monthly SMIC of conf/smic.csv); null before the first date."""
     expr = None

@@ -8,61 +8,31 @@ model file. Every number behind a modality is kept, for explanations and audit.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from transforms.columns import add_months, completed_age
+from domain.calendar import Calendar
+from domain import codes
+from domain.codes import ADULTS, ALLOWANCE_EVENTS, UNKNOWN_ACTIVITY, WORKING
+from domain.settings import Rules
+from transforms.columns import completed_age, month_number
 
 MEAN_BENEFITS = {"mean_af_eur": "AF", "mean_cf_eur": "CF", "mean_pa_eur": "PA", "mean_rsa_eur": "RSA"}
-WORKING = ("EMPLOYED", "SELF_EMPLOYED")
-ADULTS = ("HEAD", "PARTNER")
 # Children's activity, first match wins (lower = stronger); anything else is "other".
 CHILD_ACTIVITY_PRIORITY = {"INACTIVE": 1, "STUDENT": 2, "EMPLOYED": 4}
 CHILD_ACTIVITY_OTHER = 3
 CHILD_ACTIVITY_CODES = ["inactive", "student", "other", "employed"]
-ALLOWANCE_EVENTS = ("ABATTEMENT", "NEUTRALISATION")
-COUNTED_EVENTS = {"n_conlogetu": "CONLOGETU", "n_proacc": "PROACC", "n_volsoc": "VOLSOC"}
+COUNTED_EVENTS = {f"n_{code.lower()}": code for code in codes.COUNTED_EVENTS}  # column -> event code
 MEAN_SCALE = "decimal(16,4)"   # a mean of cents over 12 months: 4 decimals keep every band decision
 
 
-@dataclass(frozen=True)
-class Calendar:
-    """The windows of score month M: W12 = M-12…M-1, W24 = M-24…M-1 (DMDE.md §2).
+class MonthWindows:
+    """The windows of DMDE.md §2 as Columns of each row's `score_month`, so that one pass
+    can compute the variables of households scored at different months (a labelled
+    sample). `Calendar` gives the same windows as dates, to read only the partitions needed."""
 
-    The dates serve to read only the partitions a month needs. The rules themselves are
-    written against a `score_month` column (see `Windows`), so that one pass can compute
-    the variables of households scored at different months (a labelled sample).
-    """
-    score_month: date
-    short_months: int = 12
-    long_months: int = 24
-
-    @property
-    def snapshot_month(self) -> date:
-        return add_months(self.score_month, -1)
-
-    @property
-    def as_of(self) -> date:
-        """Last day of M-1: the date situations (activity, guardianship) are read on."""
-        return self.score_month - timedelta(days=1)
-
-    @property
-    def w12_start(self) -> date:
-        return add_months(self.score_month, -self.short_months)
-
-    @property
-    def w24_start(self) -> date:
-        return add_months(self.score_month, -self.long_months)
-
-
-@dataclass(frozen=True)
-class Windows:
-    """The same windows as Columns of each row's `score_month`."""
-    short_months: int = 12
-    long_months: int = 24
+    def __init__(self, cal: Calendar) -> None:
+        self.short_months, self.long_months = cal.short_months, cal.long_months
 
     @property
     def score_month(self) -> Column:
@@ -95,21 +65,6 @@ def at_score_month(df: DataFrame, cal: Calendar) -> DataFrame:
     return df.withColumn("score_month", F.lit(cal.score_month))
 
 
-@dataclass(frozen=True)
-class Rules:
-    """The thresholds of DMDE.md §3 that are not band edges of the model file
-    (conf/base.yaml, `rules:`)."""
-    child_adult_age: int
-    child_working_age: int
-    corrections_min_count: int
-    corrections_min_mean_gap_eur: float
-
-    @classmethod
-    def of(cls, settings) -> "Rules":
-        """From the configuration's `rules` section."""
-        return cls(**settings.model_dump())
-
-
 def _in(column: Column | str, start: Column, end: Column) -> Column:
     column = F.col(column) if isinstance(column, str) else column
     return column.between(start, end)
@@ -122,7 +77,7 @@ def _count(condition: Column) -> Column:
 def population(households: DataFrame, cal: Calendar) -> DataFrame:
     """Every household present in the monthly snapshot of M-1."""
     households = at_score_month(households, cal)
-    w = Windows(cal.short_months, cal.long_months)
+    w = MonthWindows(cal)
     return households.where(F.col("month") == w.snapshot_month).select(
         *KEY, "caf", "couple", "guardianship")
 
@@ -130,10 +85,10 @@ def population(households: DataFrame, cal: Calendar) -> DataFrame:
 def member_features(members: DataFrame, couples: DataFrame, cal: Calendar, rules: Rules) -> DataFrame:
     """Activities on the as-of date, children's ages on the first day of M, self-employment in W24."""
     members, couples = at_score_month(members, cal), at_score_month(couples, cal)
-    w = Windows(cal.short_months, cal.long_months)
+    w = MonthWindows(cal)
     as_of, m = w.as_of, w.score_month
     covers_as_of = (F.col("valid_from") <= as_of) & (F.col("valid_to").isNull() | (F.col("valid_to") >= as_of))
-    activity = F.coalesce(F.col("activity"), F.lit("UNKNOWN"))
+    activity = F.coalesce(F.col("activity"), F.lit(UNKNOWN_ACTIVITY))
     role = F.col("role")
     is_child = covers_as_of & (role == "CHILD")
     age = completed_age("birth_date", m)
@@ -186,10 +141,10 @@ def member_features(members: DataFrame, couples: DataFrame, cal: Calendar, rules
 def payment_features(payments: DataFrame, cal: Calendar) -> DataFrame:
     """Means over W12 (sum / 12, a month without payment counts 0) and RSA changes over W24."""
     payments = at_score_month(payments, cal)
-    w = Windows(cal.short_months, cal.long_months)
+    w = MonthWindows(cal)
     in_w12 = _in("month", w.w12_start, w.snapshot_month)
     in_w24 = _in("month", w.w24_start, w.snapshot_month)
-    month_index = (F.year("month") * 12 + F.month("month")) - (F.year(w.w24_start) * 12 + F.month(w.w24_start))
+    month_index = month_number(F.col("month")) - month_number(w.w24_start)
     rsa_paid = (F.col("benefit") == "RSA") & (F.col("amount_eur") > 0) & in_w24
     # One bit per month of W24 where RSA was paid; a change is two neighbouring bits that differ.
     rsa_months = F.bit_or(F.when(rsa_paid, F.pow(F.lit(2.0), month_index).cast("long")))
@@ -214,7 +169,7 @@ def payment_features(payments: DataFrame, cal: Calendar) -> DataFrame:
 def resources_features(households: DataFrame, cal: Calendar, smic_eur: float | Column) -> DataFrame:
     """Mean monthly resources over the W12 months with a snapshot, over the SMIC of M-1."""
     households = at_score_month(households, cal)
-    w = Windows(cal.short_months, cal.long_months)
+    w = MonthWindows(cal)
     mean = households.where(_in("month", w.w12_start, w.snapshot_month)) \
         .groupBy(*KEY).agg(F.avg("resources_eur").alias("mean_resources_eur"))
     return mean.select(
@@ -229,7 +184,7 @@ def resources_features(households: DataFrame, cal: Calendar, smic_eur: float | C
 def declaration_features(declarations: DataFrame, cal: Calendar, rules: Rules) -> DataFrame:
     """DTRs of W24 (alimony, self-employment income) and unverified downward corrections of W12."""
     declarations = at_score_month(declarations, cal)
-    w = Windows(cal.short_months, cal.long_months)
+    w = MonthWindows(cal)
     in_w24 = _in("quarter_start", w.w24_start, w.as_of)
     in_w12 = _in("quarter_start", w.w12_start, w.as_of)
     gap = F.col("prefilled_eur") - F.col("declared_eur")
@@ -253,7 +208,7 @@ def declaration_features(declarations: DataFrame, cal: Calendar, rules: Rules) -
 def event_features(events: DataFrame, cal: Calendar) -> DataFrame:
     """Allowance/neutralisation events in W12 and W24; counted events over W24."""
     events = at_score_month(events, cal)
-    w = Windows(cal.short_months, cal.long_months)
+    w = MonthWindows(cal)
     in_w24 = _in("event_date", w.w24_start, w.as_of)
     in_w12 = _in("event_date", w.w12_start, w.as_of)
     allowance = F.col("code").isin(*ALLOWANCE_EVENTS)

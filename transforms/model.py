@@ -9,12 +9,14 @@ explanation of the score. A new model version is a new file, not new code.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import date
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from jobs.config import Modality, ModelSpec, Variable
+from domain.model import Modality, ModelSpec, Variable
+from transforms.columns import month_number
 
 TOP_FACTORS = 3
 
@@ -73,28 +75,53 @@ def sigmoid(logit: Column) -> Column:
     return 1.0 / (1.0 + F.exp(-logit))
 
 
-def probability(spec: ModelSpec, model: str) -> Column:
-    """p = 1 / (1 + exp(-(b0 + Σ ln OR)))."""
-    return sigmoid(F.lit(spec.intercept_of(model)) + linear_predictor(spec, model))
+def probability(spec: ModelSpec, model: str, intercept: float | None = None) -> Column:
+    """p = 1 / (1 + exp(-(b0 + Σ ln OR))); b0 from the model file unless given."""
+    b0 = spec.intercept_of(model) if intercept is None else intercept
+    return sigmoid(F.lit(b0) + linear_predictor(spec, model))
 
 
-def model2_weight(score_month: date | Column, prefill_start: Column, long_months: int = 24) -> Column:
-    """Share of the W24 months on or after the Caf's pre-filling start (DMDE.md §4)."""
-    month = F.lit(score_month) if isinstance(score_month, date) else score_month
-    months_after = (F.year(month) * 12 + F.month(month)) - (F.year(prefill_start) * 12 + F.month(prefill_start))
-    return F.least(F.greatest(months_after, F.lit(0)), F.lit(long_months)) / float(long_months)
+def after_weight(spec: ModelSpec, score_month: date | Column, prefill_start: Column) -> Column:
+    """The blend's weight of the "after pre-filling" model: the share of the window's
+    months (M-window … M-1) on or after the Caf's pre-filling start (DMDE.md §4)."""
+    window = spec.blend.window_months
+    months_after = month_number(score_month) - month_number(prefill_start)
+    return F.least(F.greatest(months_after, F.lit(0)), F.lit(window)) / float(window)
 
 
-def risk_factors(spec: ModelSpec, weight: Column, models: tuple[str, str] = ("model1", "model2")) -> Column:
+def blend(spec: ModelSpec, p_before: Column, p_after: Column, weight: Column) -> Column:
+    """score = (1 - w)·p_before + w·p_after."""
+    return (1 - weight) * p_before + weight * p_after
+
+
+def blended_probability(spec: ModelSpec, score_month: date | Column, prefill_start: Column,
+                        intercepts: Mapping[str, float] | None = None) -> Column:
+    """The score itself, as one Column (the generator's outcomes use it with their own
+    intercepts); `score` below keeps each model's probability as a column."""
+    intercepts = intercepts or {}
+    before, after = spec.blend.before, spec.blend.after
+    return blend(spec, probability(spec, before, intercepts.get(before)),
+                 probability(spec, after, intercepts.get(after)),
+                 after_weight(spec, score_month, prefill_start))
+
+
+def with_prefill_start(cafs: DataFrame):
+    """Transform: the Caf's pre-filling start (`cafs`: caf, prefill_start) on each row."""
+    def add(df: DataFrame) -> DataFrame:
+        return df.join(F.broadcast(cafs.select("caf", "prefill_start")), on="caf", how="left")
+    return add
+
+
+def risk_factors(spec: ModelSpec, weight: Column) -> Column:
     """The variables that raise this household's risk most in the blended model.
 
-    Each variable contributes (1 - w2)·ln OR1 + w2·ln OR2; the strongest positive
+    Each variable contributes (1 - w)·ln OR_before + w·ln OR_after; the strongest positive
     contributions come first, with their French labels and the blended odds ratio.
     """
-    first, second = models
+    before, after = spec.blend.before, spec.blend.after
     items = []
     for position, v in enumerate(spec.variables):
-        contribution = (1 - weight) * log_odds_ratio(v, first) + weight * log_odds_ratio(v, second)
+        contribution = (1 - weight) * log_odds_ratio(v, before) + weight * log_odds_ratio(v, after)
         label = F.element_at(F.create_map(*[x for m in v.modalities for x in (F.lit(m.code), F.lit(m.label))]),
                              F.col(v.name))
         # sorted by log_odds, then by the model file's order on ties (hence the negated position)
@@ -105,20 +132,17 @@ def risk_factors(spec: ModelSpec, weight: Column, models: tuple[str, str] = ("mo
     return F.slice(F.sort_array(raising, asc=False), 1, TOP_FACTORS)
 
 
-def score(features: DataFrame, spec: ModelSpec, score_month: date, long_months: int = 24,
-          models: tuple[str, str] = ("model1", "model2")) -> DataFrame:
-    """Both models, the blend and the explanation. `features` has modality columns and
-    `prefill_start` (the Caf's pre-filling start)."""
-    first, second = models
-    w2 = model2_weight(score_month, F.col("prefill_start"), long_months)
+def score(features: DataFrame, spec: ModelSpec, score_month: date | Column) -> DataFrame:
+    """Every model's probability (p_<model>), the blend's weight (w_<after model>), the
+    score and the explanation. `features` has modality columns and `prefill_start`."""
+    p = spec.probability_column
+    before, after = spec.blend.before, spec.blend.after
     scored = features.select(
         "*",
-        probability(spec, first).alias("p_model1"),
-        probability(spec, second).alias("p_model2"),
-        w2.alias("w_model2"),
-    ).select("*", ((1 - F.col("w_model2")) * F.col("p_model1") + F.col("w_model2") * F.col("p_model2"))
-             .alias("score"))
-    factors = risk_factors(spec, F.col("w_model2"), models)
+        *[probability(spec, name).alias(p(name)) for name in spec.model_names()],
+        after_weight(spec, score_month, F.col("prefill_start")).alias(spec.weight_column),
+    ).select("*", blend(spec, F.col(p(before)), F.col(p(after)), F.col(spec.weight_column)).alias("score"))
+    factors = risk_factors(spec, F.col(spec.weight_column))
 
     def factor(i: int) -> Column:  # null past the last raising factor
         return F.try_element_at(factors, F.lit(i))

@@ -22,8 +22,8 @@ from expectations.rules import (
 )
 
 UNKNOWN_CAF = "unknown"
-QUARANTINE_COLUMNS = ["score_month", "caf", "table", "rule", "rules", "rule_description",
-                      "household_id", "key", "row", "run_id"]
+QUARANTINE_COLUMNS = ["score_month", "job", "caf", "table", "source_month", "rule", "rules",
+                      "rule_description", "household_id", "key", "row", "run_id"]
 _PERIOD_COLUMN = "dq_period"
 
 
@@ -180,17 +180,21 @@ def known_caf(caf: Column, codes: Sequence[str]) -> Column:
 
 
 def quarantine_rows(tagged: DataFrame, suite: TableSuite, columns: Sequence[str], *,
-                    score_month: date, run_id: str) -> DataFrame:
+                    score_month: date, job: str, run_id: str) -> DataFrame:
     """The rows that break a rule, whole (as JSON, nulls kept), with the first rule broken,
-    all of them, and the row's Caf when the table has one (null otherwise: see with_caf)."""
+    all of them, the row's source month (its partition, in a partitioned table) and the
+    row's Caf when the table has one (null otherwise: see with_caf)."""
     descriptions = F.create_map(*[x for rule in suite.rules
                                   for x in (F.lit(rule.name), F.lit(rule.description))])
     caf = F.col(suite.caf_column) if suite.caf_column is not None else F.lit(None).cast("string")
+    source_month = F.col(suite.periods.column) if suite.periods is not None else F.lit(None).cast("date")
     first_rule = F.col(RULES_COLUMN)[0]
     return tagged.where(is_quarantined()).select(
         F.lit(score_month).alias("score_month"),
+        F.lit(job).alias("job"),
         caf.alias("caf"),
         F.lit(suite.table).alias("table"),
+        source_month.alias("source_month"),
         first_rule.alias("rule"),
         F.col(RULES_COLUMN).alias("rules"),
         F.element_at(descriptions, first_rule).alias("rule_description"),
@@ -226,11 +230,12 @@ def read_counts(df: DataFrame, suite: TableSuite) -> DataFrame:
 
 
 def rule_counts(quarantine: DataFrame) -> DataFrame:
-    """(table, rule, rows): quarantined rows per table and rule broken (a row breaking two
-    rules counts for both), and per table under rule null (each row once)."""
-    per_rule = quarantine.select("table", F.explode("rules").alias("rule"))
-    per_table = quarantine.select("table", F.lit(None).cast("string").alias("rule"))
-    return per_rule.unionByName(per_table).groupBy("table", "rule").agg(F.count(F.lit(1)).alias("rows"))
+    """(table, rule, source_month, rows): quarantined rows per table, rule broken (a row
+    breaking two rules counts for both) and source month, and under rule null each row once."""
+    per_rule = quarantine.select("table", F.explode("rules").alias("rule"), "source_month")
+    per_table = quarantine.select("table", F.lit(None).cast("string").alias("rule"), "source_month")
+    return (per_rule.unionByName(per_table).groupBy("table", "rule", "source_month")
+            .agg(F.count(F.lit(1)).alias("rows")))
 
 
 def examples(quarantine: DataFrame, per_rule: int) -> DataFrame:

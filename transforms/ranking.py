@@ -3,16 +3,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
+
+from domain.settings import ControlDelays
+from transforms.columns import month_number
 
 DECILES = 10
 # percentile_approx accuracy: the rank error of a decile edge is at most n / accuracy.
 DECILE_ACCURACY = 1_000_000
-
-
-def _month_number(column: Column) -> Column:
-    return F.year(column) * 12 + F.month(column)
 
 
 def rank_within_caf(scores: DataFrame) -> DataFrame:
@@ -51,19 +50,17 @@ def last_dmde_control(controls: DataFrame, score_month: date) -> DataFrame:
                        F.col("last.impact").alias("last_dmde_control_impact"))
 
 
-def eligibility(scores: DataFrame, last_controls: DataFrame, score_month: date, *,
-                with_impact_months: int, without_impact_months: int,
-                uniform_from: date, uniform_months: int) -> DataFrame:
+def eligibility(scores: DataFrame, last_controls: DataFrame, score_month: date,
+                delays: ControlDelays) -> DataFrame:
     """A household is ineligible while its last DMDE control is too recent: counted in whole
     months from the control's month to the score month (a control in 2025-01 with a 12-month
-    delay allows a new one from 2026-01). From `uniform_from` on, one delay for all."""
-    if score_month >= uniform_from:
-        delay = F.lit(uniform_months)
-    else:
-        delay = F.when(F.col("last_dmde_control_impact"), with_impact_months).otherwise(without_impact_months)
+    delay allows a new one from 2026-01). The delay depends on the control's financial
+    impact, or not, by score month (conf `control_delays`)."""
+    delay = F.when(F.col("last_dmde_control_impact"), delays.months_for(score_month, True)) \
+        .otherwise(delays.months_for(score_month, False))
     joined = scores.join(last_controls, on="household_id", how="left")
     control_month = F.trunc("last_dmde_control_date", "month")
-    months_since = F.lit(score_month.year * 12 + score_month.month) - _month_number(control_month)
+    months_since = month_number(score_month) - month_number(control_month)
     has_control = F.col("last_dmde_control_date").isNotNull()
     too_recent = has_control & (months_since < delay)
     eligible_from = F.add_months(control_month, delay)

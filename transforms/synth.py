@@ -20,11 +20,11 @@ from datetime import date
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from jobs.synth_spec import SynthSpec, parse_band
-from transforms.columns import add_months, categorical, completed_age, cumulative, pick, uniform
+from domain.calendar import add_months, is_quarter_start, month_index
+from domain.codes import MONEY, WORKING
+from domain.synth import SynthSpec, parse_band
+from transforms.columns import categorical, completed_age, cumulative, in_force, month_number, pick, uniform
 
-MONEY = "decimal(12,2)"
-WORKING = ("EMPLOYED", "SELF_EMPLOYED")
 MAX_CHILDREN = 6
 
 
@@ -41,7 +41,7 @@ class Period:
     def quarter_starts(self) -> list[tuple[date, int]]:
         """Calendar quarters starting inside the period, with their month index."""
         return [(add_months(self.start, m), m) for m in range(self.months)
-                if add_months(self.start, m).month in (1, 4, 7, 10)]
+                if is_quarter_start(add_months(self.start, m))]
 
 
 def _money(x: Column) -> Column:
@@ -61,12 +61,9 @@ def _keep_when(condition: Column) -> Column:
 
 
 def _smic(smic: Sequence[tuple[date, float]], month: Column) -> Column:
-    """Net monthly SMIC in force in `month` (the dated table of conf/smic.csv)."""
-    expr = None
-    for valid_from, amount in sorted(smic, reverse=True):
-        expr = F.when(month >= F.lit(valid_from), F.lit(amount)) if expr is None else \
-            expr.when(month >= F.lit(valid_from), F.lit(amount))
-    return expr.otherwise(F.lit(sorted(smic)[0][1]))
+    """Net monthly SMIC in force in `month` (the dated table of conf/smic.csv); the first
+    rate for a month before the table starts (a synthetic history may start earlier)."""
+    return F.coalesce(in_force(smic, month), F.lit(sorted(smic)[0][1]))
 
 
 CATEGORICAL_FIELDS = ("head_activity", "partner_activity", "children", "child_activity_16plus",
@@ -197,9 +194,7 @@ def household_frame(ids: DataFrame, spec: SynthSpec, cafs: Sequence[tuple[str, f
 def _first_month_counted(birth: Column, period: Period) -> Column:
     """Index of the first month on whose first day the child is born: a child aged `a`
     years or more in month m is then `m >= first + 12 a` (exact on birthdays)."""
-    start_index = period.start.year * 12 + period.start.month - 1
-    return (F.year(birth) * 12 + F.month(birth) - 1 - start_index
-            + (F.dayofmonth(birth) > 1).cast("int"))
+    return month_number(birth) - month_index(period.start) + (F.dayofmonth(birth) > 1).cast("int")
 
 
 def children_aged(m: Column, from_age: int, below_age: int | None = None) -> Column:
@@ -233,7 +228,7 @@ def present(m: Column) -> Column:
 
 def quarter_of(period: Period, m: Column) -> Column:
     """Calendar quarter of month index m, as an absolute number (the key of quarterly draws)."""
-    return F.floor((m + (period.start.year * 12 + period.start.month - 1)) / 3)
+    return F.floor((m + month_index(period.start)) / 3)
 
 
 def ratio_in(spec: SynthSpec, period: Period, seed: int, m: Column) -> Column:

@@ -8,16 +8,16 @@ close to these, up to the sampling noise of the drawn outcomes.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from jobs.config import ModelSpec
+from domain.codes import MONEY
+from domain.model import ModelSpec
 from transforms import model
 from transforms.columns import uniform
-
-MONEY = "decimal(12,2)"
 
 
 def draw_sample(households: DataFrame, *, last_month: date, months: int, probability: float,
@@ -33,19 +33,14 @@ def draw_sample(households: DataFrame, *, last_month: date, months: int, probabi
         F.date_add("control_month", (uniform(seed, "opbd_day", hid) * 27).cast("int")).alias("control_date"))
 
 
-def blended_probability(spec: ModelSpec, intercepts: dict[str, float]) -> Column:
-    """The published models' blend as of the control month (needs control_month, prefill_start)."""
-    p1 = model.sigmoid(F.lit(intercepts["model1"]) + model.linear_predictor(spec, "model1"))
-    p2 = model.sigmoid(F.lit(intercepts["model2"]) + model.linear_predictor(spec, "model2"))
-    w2 = model.model2_weight(F.col("control_month"), F.col("prefill_start"))
-    return (1 - w2) * p1 + w2 * p2
+def is_target(spec: ModelSpec, intercepts: Mapping[str, float], seed: int) -> Column:
+    """Drawn from the published models' blend as of the control month (needs
+    control_month and prefill_start): the scorer's own blend, with these intercepts."""
+    p = model.blended_probability(spec, F.col("control_month"), F.col("prefill_start"), intercepts)
+    return uniform(seed, "opbd_target", F.col("household_id")) < p
 
 
-def is_target(spec: ModelSpec, intercepts: dict[str, float], seed: int) -> Column:
-    return uniform(seed, "opbd_target", F.col("household_id")) < blended_probability(spec, intercepts)
-
-
-def outcomes(labelled: DataFrame, spec: ModelSpec, intercepts: dict[str, float], seed: int) -> DataFrame:
+def outcomes(labelled: DataFrame, spec: ModelSpec, intercepts: Mapping[str, float], seed: int) -> DataFrame:
     """OPBD controls with outcomes drawn from the blended published model.
 
     `labelled` holds the sample's modality columns, control_month, control_date and

@@ -10,15 +10,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from domain.codes import ACTIVITIES, NATIONALITIES, RESIDENCES
+
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Weights = dict[str, Annotated[float, Field(ge=0.0)]]
 
-ACTIVITIES = {"EMPLOYED", "SELF_EMPLOYED", "STUDENT", "UNEMPLOYED", "RETIRED", "INACTIVE",
-              "APPRENTICE", "TRAINEE", "SCHOOL", "UNKNOWN"}
 RSA_REGIMES = {"none", "stable", "entering", "leaving", "in_out", "cycling"}
 
 
 class Strict(BaseModel):
+    """Unknown keys refused; YAML lists accepted where a tuple is meant (not pydantic-strict)."""
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -81,7 +82,7 @@ class Archetype(Strict):
     @field_validator("head_activity", "partner_activity", "child_activity_16plus")
     @classmethod
     def _activities(cls, v: Weights, info) -> Weights:
-        return _check_weights(v, ACTIVITIES, info.field_name)
+        return _check_weights(v, set(ACTIVITIES), info.field_name)
 
     @field_validator("children")
     @classmethod
@@ -202,9 +203,9 @@ class SynthSpec(Strict):
     @field_validator("nationality")
     @classmethod
     def _nationality(cls, v: Weights) -> Weights:
-        return _check_weights(v, {"FR", "EU", "NON_EU"}, "nationality")
+        return _check_weights(v, set(NATIONALITIES), "nationality")
 
     @field_validator("residence")
     @classmethod
     def _residence(cls, v: Weights) -> Weights:
-        return _check_weights(v, {"URBAN", "PERIURBAN", "RURAL"}, "residence")
+        return _check_weights(v, set(RESIDENCES), "residence")

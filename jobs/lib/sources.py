@@ -1,0 +1,73 @@
+"""Reading the source partitions a span of score months needs, and nothing more."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from domain.calendar import Span
+from domain.errors import DmdeError
+from jobs.lib import tables
+from jobs.lib.config import Config
+
+SOURCE_TABLES = ("households", "members", "payments", "declarations", "events", "controls")
+
+
+class MissingSourcesError(DmdeError):
+    """The data directory holds no source table at all."""
+
+
+def require_sources(config: Config) -> None:
+    """One clear line when the data directory holds no sources (a wrong --data-dir)."""
+    if not any(tables.exists(config.source_path(name)) for name in SOURCE_TABLES):
+        raise MissingSourcesError(
+            f"{config.data_dir} holds no source tables (none of {', '.join(SOURCE_TABLES)} under "
+            f"{config.data_dir}/sources/): check --data-dir, load the monthly extracts there, or generate a "
+            f"synthetic population with `dmde generate --households 20000 --start 2023-08 --end 2026-01 "
+            f"--data-dir {config.data_dir}`.")
+
+
+@dataclass(frozen=True)
+class Sources:
+    households: DataFrame
+    members: DataFrame
+    payments: DataFrame
+    declarations: DataFrame
+    events: DataFrame
+    controls: DataFrame | None  # None: not read (the generator labels its sample before writing them)
+
+    def as_dict(self) -> dict[str, DataFrame]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+def read_sources(spark: SparkSession, config: Config, span: Span, controls_before: date | None = None, *,
+                 with_controls: bool = True) -> Sources:
+    """The partitions that the score months of `span` need: the snapshots of W12 (which
+    ends with M-1), the payments and DTR quarters of W24, the spells and events up to the
+    as-of date, the controls before the score month (or `controls_before`). Tables without
+    a month partition are filtered on their date column, which Parquet statistics prune; a
+    row whose date is null is kept, for validation to set it aside (it belongs to no
+    month, so it would otherwise never be seen)."""
+    first, last = span.first, span.last
+
+    def read(name: str, where=None) -> DataFrame:
+        return tables.read_source(spark, config, name, where=where)
+
+    return Sources(
+        households=read("households", {"month": span.w12_months}),
+        members=read("members").where(_on_or_null(F.col("valid_from") <= F.lit(last.as_of), "valid_from")),
+        payments=read("payments", {"month": span.w24_months}),
+        declarations=read("declarations", {"quarter_start": span.w24_months}),
+        events=read("events").where(_on_or_null(
+            F.col("event_date").between(F.lit(first.w24_start), F.lit(last.as_of)), "event_date")),
+        controls=read("controls").where(_on_or_null(
+            F.col("control_date") < F.lit(controls_before or last.score_month), "control_date"))
+        if with_controls else None,
+    )
+
+
+def _on_or_null(condition: Column, column: str) -> Column:
+    """`condition`, or `column` is null: such rows reach validation, which rejects them."""
+    return condition | F.col(column).isNull()
