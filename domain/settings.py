@@ -6,6 +6,7 @@ impossible value is a ConfigError naming the file and the key, at start-up.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, model_validator
@@ -21,6 +22,22 @@ class SparkSettings(Strict):
     app_name: NonEmptyStr
     master: str | None = None  # None: spark-submit decides
     conf: dict[str, SparkValue] = Field(default_factory=dict)
+
+
+class DeltaSettings(Strict):
+    """Delta Lake on Spark: its jars, and the retention of its tables' history."""
+
+    jars: Annotated[tuple[NonEmptyStr, ...], list_to_tuple, Field(min_length=1)]  # group:artifact:version
+    jars_dir: NonEmptyStr  # relative to the project folder
+    log_retention: NonEmptyStr  # delta.logRetentionDuration, e.g. "interval 30 days"
+    deleted_file_retention: NonEmptyStr  # delta.deletedFileRetentionDuration
+    vacuum_retention_hours: PositiveInt
+    run_lease_hours: PositiveInt  # an unfinished run on another host silent this long is presumed dead
+
+    def jar_files(self, project_dir: Path) -> list[Path]:
+        folder = Path(self.jars_dir) if Path(self.jars_dir).is_absolute() else project_dir / self.jars_dir
+        return [folder / f"{artifact}-{version}.jar"
+                for _, artifact, version in (coordinate.split(":") for coordinate in self.jars)]
 
 
 class TableSettings(Strict):
@@ -117,6 +134,7 @@ class Settings(Strict):
     sources: dict[str, TableSettings]
     outputs: dict[str, TableSettings]
     paths: Paths
+    delta: DeltaSettings
     spark: SparkSettings
     windows: Windows
     model_file: NonEmptyStr

@@ -23,11 +23,11 @@ from pyspark.sql import SparkSession
 
 from domain.calendar import add_months
 from domain.model import Intercept, ModelSpec
-from jobs.lib import tables
 from jobs.lib.config import Config
 from jobs.lib.models import save_calibrated_model
 from jobs.lib.opbd import CalibrationError, features_at_control, fit_intercepts, opbd_sample, sample_span
-from jobs.lib.runner import JobContext, Progress, job_main, month_argument, new_run_id
+from jobs.lib.publish import RUNS_SCHEMA, Publication
+from jobs.lib.runner import JobContext, Progress, code_version, job_main, month_argument, new_run_id
 from jobs.lib.validation import read_validated
 from transforms import model
 
@@ -45,11 +45,12 @@ def calibrate(spark: SparkSession, config: Config, month: date, progress: Progre
     `month`; the sample's rejected source rows are committed to `quarantine`."""
     progress = progress or Progress("calibrate")
     spec = config.model
-    run_id = new_run_id("calibrate", month)
     span = sample_span(config, (add_months(month, -SAMPLE_MONTHS), add_months(month, -1)))
-    validation = read_validated(spark, config, span, run_id, progress, month=month)
-    print(validation.summary(), flush=True)
-    try:
+    publication = Publication(spark, config, "runs", RUNS_SCHEMA, "calibrate", month, new_run_id("calibrate", month),
+                              scope={"quarantine": {"job": ["calibrate"], "score_month": [month]}})
+    with publication:
+        validation = read_validated(spark, config, span, publication.run_id, progress, month=month)
+        print(validation.summary(), flush=True)
         sample = opbd_sample(validation.sources.controls, month, spec, SAMPLE_MONTHS)
         labelled = features_at_control(spark, config, validation.sources, span, sample, spec) \
             .persist(StorageLevel.MEMORY_AND_DISK)
@@ -69,11 +70,10 @@ def calibrate(spark: SparkSession, config: Config, month: date, progress: Progre
                        f"{add_months(month, -SAMPLE_MONTHS):%Y-%m}…{add_months(month, -1):%Y-%m} = observed "
                        f"target rate ({100 * rate:.1f} %)"))
         labelled.unpersist()
-        pending = [tables.stage_output(config, "quarantine", validation.quarantine, run_id=run_id,
-                                       operation=f"CALIBRATE {month:%Y-%m}",
-                                       replace_where={"job": [progress.job], "score_month": [month]})]
-        progress.stage("commit quarantine", tables.publish, pending)
-    finally:
+        run = {"model_version": spec.calibrated_version(), "code_version": code_version(),
+               "rows_read": validation.rows("read"), "rows_used": validation.rows("used"),
+               "rows_quarantined": validation.rows("quarantined"), "stage_seconds": progress.durations}
+        progress.stage("commit", publication.commit, {"quarantine": validation.quarantine}, run)
         validation.unpersist()
     return spec
 

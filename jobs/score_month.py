@@ -29,6 +29,7 @@ from jobs.lib import tables
 from jobs.lib.config import Config
 from jobs.lib.models import load_scoring_model
 from jobs.lib.opbd import caf_starts
+from jobs.lib.publish import RUNS_SCHEMA, Publication
 from jobs.lib.sources import require_sources
 from jobs.lib.runner import JobContext, Progress, code_version, job_main, month_argument, new_run_id
 from jobs.lib.validation import read_validated
@@ -77,90 +78,66 @@ def check_scorable(scored: DataFrame, spec: ModelSpec, cal: Calendar) -> None:
 
 
 def score_month(spark: SparkSession, config: Config, month: date, progress: Progress | None = None) -> dict:
-    """Score one month; return the `runs` row that was written."""
+    """Score one month; return the `runs` row that was published."""
     progress = progress or Progress("score")
     require_sources(config)
     spec = load_scoring_model(config)
     cal = config.calendar(month)
-    run_id = new_run_id("score", month)
-    started = datetime.now(timezone.utc)
     version = spec.calibrated_version()
-    progress.say(f"run {run_id}: score month {month:%Y-%m}, model {version}")
-
-    # Every source row is validated before any variable is computed (expectations/): the
-    # valid rows are scored, the others go to `quarantine`; a table-level failure stops here.
-    validation = read_validated(spark, config, Span.of(cal), run_id, progress)
-    print(validation.summary(), flush=True)
-    sources = validation.sources
-    features = (compute_features(sources.households, sources.members, sources.payments, sources.declarations,
-                                 sources.events, cal=cal, smic_eur=config.smic_for(cal.snapshot_month),
-                                 rules=config.rules)
-                .transform(model.with_modalities, spec)
-                .persist(StorageLevel.MEMORY_AND_DISK))
-    households = progress.stage("features", features.count)
-    if households == 0:
-        raise ScoringError(f"No household in the snapshot of {cal.snapshot_month:%Y-%m}: "
-                           f"is {config.source_path('households')} complete? Nothing was written.")
-
-    scored = (features
-              .transform(model.with_prefill_start(caf_starts(spark, config)))
-              .transform(model.score, spec, month))
-    progress.stage("check modalities", check_scorable, scored, spec, cal)
-    scores = (scored
-              .transform(ranking.rank_within_caf)
-              .transform(ranking.national_decile)
-              .transform(ranking.eligibility, ranking.last_dmde_control(sources.controls, month), month,
-                         config.control_delays)
-              .select(*score_columns(spec), F.lit(version).alias("model_version"), F.lit(run_id).alias("run_id"))
-              .persist(StorageLevel.MEMORY_AND_DISK))
-    progress.stage("scores", scores.count)
-
-    capacity = ranking.monthly_capacity(
-        scores, national_per_year=config.capacity.national_controls_per_year,
-        reference_households=config.capacity.reference_households,
-        per_caf_monthly=config.capacity.per_caf_monthly)
-    targets = ranking.targets(scores, capacity).select(*TARGET_COLUMNS, F.lit(run_id).alias("run_id"))
-    feature_table = features.select("*", F.lit(version).alias("model_version"), F.lit(run_id).alias("run_id"))
-
-    operation = f"SCORE {month:%Y-%m}"
     month_only = {"score_month": [month]}
-    pending: list = []
-    try:
-        for name, df, where in (("features", feature_table, month_only), ("scores", scores, month_only),
-                                ("targets", targets, month_only),
-                                ("quarantine", validation.quarantine, {**month_only, "job": [progress.job]})):
-            pending.append(progress.stage(f"stage {name}", tables.stage_output, config, name, df,
-                                          run_id=run_id, operation=operation, replace_where=where))
-        counts = {name: write.rows for name, write in zip(("features", "scores", "targets"), pending)}
+    publication = Publication(spark, config, "runs", RUNS_SCHEMA, "score", month, new_run_id("score", month), scope={
+        "features": month_only, "scores": month_only, "targets": month_only,
+        "quarantine": {"job": ["score"], "score_month": [month]}})
+    with publication:
+        run_id = publication.run_id
+        progress.say(f"run {run_id}: score month {month:%Y-%m}, model {version}")
+        for note in publication.notes:
+            progress.say(note)
+        # Every source row is validated before any variable is computed (expectations/): the
+        # valid rows are scored, the others go to `quarantine`; a table-level failure stops here.
+        validation = read_validated(spark, config, Span.of(cal), run_id, progress)
+        print(validation.summary(), flush=True)
+        sources = validation.sources
+        features = (compute_features(sources.households, sources.members, sources.payments, sources.declarations,
+                                     sources.events, cal=cal, smic_eur=config.smic_for(cal.snapshot_month),
+                                     rules=config.rules)
+                    .transform(model.with_modalities, spec)
+                    .persist(StorageLevel.MEMORY_AND_DISK))
+        households = progress.stage("features", features.count)
+        if households == 0:
+            raise ScoringError(f"No household in the snapshot of {cal.snapshot_month:%Y-%m}: "
+                               f"is {config.source_path('households')} complete? Nothing was written.")
+
+        scored = (features
+                  .transform(model.with_prefill_start(caf_starts(spark, config)))
+                  .transform(model.score, spec, month))
+        progress.stage("check modalities", check_scorable, scored, spec, cal)
+        scores = (scored
+                  .transform(ranking.rank_within_caf)
+                  .transform(ranking.national_decile)
+                  .transform(ranking.eligibility, ranking.last_dmde_control(sources.controls, month), month,
+                             config.control_delays)
+                  .select(*score_columns(spec), F.lit(version).alias("model_version"), F.lit(run_id).alias("run_id"))
+                  .persist(StorageLevel.MEMORY_AND_DISK))
+        progress.stage("scores", scores.count)
         eligible = scores.where(F.col("eligible")).count()
-        run = {
-            "run_id": run_id, "score_month": month, "status": "succeeded",
-            "model_version": version, "code_version": code_version(),
-            "started_at": started, "finished_at": datetime.now(timezone.utc),
-            "households_scored": households, "households_eligible": eligible,
-            "output_rows": counts, "rows_read": validation.rows("read"), "rows_used": validation.rows("used"),
-            "rows_quarantined": validation.rows("quarantined"), "stage_seconds": dict(progress.durations),
-        }
-        pending.append(tables.stage_output(config, "runs", runs_frame(spark, run), run_id=run_id,
-                                           operation=operation, mode="append"))
-    except BaseException:
-        tables.abort(pending)
-        raise
-    progress.stage("commit", tables.publish, pending)
+        capacity = ranking.monthly_capacity(
+            scores, national_per_year=config.capacity.national_controls_per_year,
+            reference_households=config.capacity.reference_households,
+            per_caf_monthly=config.capacity.per_caf_monthly)
+        targets = ranking.targets(scores, capacity).select(*TARGET_COLUMNS, F.lit(run_id).alias("run_id"))
+        frames = {"features": features.select("*", F.lit(version).alias("model_version"),
+                                              F.lit(run_id).alias("run_id")),
+                  "scores": scores, "targets": targets, "quarantine": validation.quarantine}
+        run = {"model_version": version, "code_version": code_version(), "households_scored": households,
+               "households_eligible": eligible, "rows_read": validation.rows("read"),
+               "rows_used": validation.rows("used"), "rows_quarantined": validation.rows("quarantined"),
+               "stage_seconds": progress.durations}
+        published = progress.stage("commit", publication.commit, frames, run, progress)
     features.unpersist()
     scores.unpersist()
     validation.unpersist()
-    return run
-
-
-RUNS_SCHEMA = ("run_id string, score_month date, status string, model_version string, code_version string, "
-               "started_at timestamp, finished_at timestamp, households_scored long, households_eligible long, "
-               "output_rows map<string,long>, rows_read map<string,long>, rows_used map<string,long>, "
-               "rows_quarantined map<string,long>, stage_seconds map<string,double>")
-
-
-def runs_frame(spark: SparkSession, run: dict) -> DataFrame:
-    return spark.createDataFrame([run], RUNS_SCHEMA)
+    return published
 
 
 def latest_snapshot_month(config: Config) -> date:

@@ -3,19 +3,19 @@
     dmde show --month 2026-02 --caf 59 [--top 20] [--all]
 
 Reads the `targets` table (or, with --all, every scored household of the Caf from
-`scores`) with polars, straight from the Delta log: no Spark session is started.
+`scores`) with polars, straight from the Delta log, as the month's latest succeeded run
+published it: no Spark session is started.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
-
 import polars as pl
 from deltalake import DeltaTable
 
 from domain.codes import CAF_CODES
 from domain.errors import DmdeError
+from jobs.lib.publish import published_versions, scan_published
 from jobs.lib.runner import JobContext, job_main, month_argument
 
 PRINTS_START_LINE = False  # a controller's list: the list only
@@ -33,48 +33,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="every scored household of the Caf (eligible or not), not only the target list")
 
 
-def ranked_list(path: str, month: date, caf: str, top: int, rank_column: str) -> pl.DataFrame:
-    table = pl.scan_delta(path)
-    return (table.filter((pl.col("score_month") == month) & (pl.col("caf") == caf))
-                .sort(rank_column).head(top).collect())
-
-
-def scored_households(path: str, month: date, caf: str | None = None) -> int:
-    rows = pl.scan_delta(path).filter(pl.col("score_month") == month)
-    if caf is not None:
-        rows = rows.filter(pl.col("caf") == caf)
-    return rows.select(pl.len()).collect().item()
-
-
-def check_request(ctx: JobContext) -> int:
-    """The number of households of the Caf scored that month; a ShowError saying what to
-    run when the Caf code, the data directory or the month is wrong."""
+def check_request(ctx: JobContext) -> dict[str, int]:
+    """The table versions the month's latest succeeded run published; a ShowError saying
+    what to run when the Caf code, the data directory or the month is wrong."""
     args, config = ctx.args, ctx.config
     if args.caf not in CAF_CODES:
         raise ShowError(f"{args.caf!r} is not a Caf code: Caf codes are the départements 01…95 (2A and 2B "
                         "for Corsica) and 971, 972, 973, 974, 976 (e.g. --caf 59).")
     if args.top < 1:
         raise ShowError(f"--top must be at least 1 (got {args.top}).")
-    scores = config.output_path("scores")
-    if not DeltaTable.is_deltatable(scores):
-        raise ShowError(f"{config.data_dir} holds no scores (no Delta table at {scores}): score a month first, "
-                        f"`dmde score --month {args.month:%Y-%m} --data-dir {config.data_dir}`.")
-    if scored_households(scores, args.month) == 0:
+    if not DeltaTable.is_deltatable(config.output_path("runs")):
+        raise ShowError(f"{config.data_dir} holds no scores (no Delta table at {config.output_path('runs')}): score "
+                        f"a month first, `dmde score --month {args.month:%Y-%m} --data-dir {config.data_dir}`.")
+    versions = published_versions(config, "runs", args.month, "score")
+    if versions is None:
         raise ShowError(f"{args.month:%Y-%m} is not scored in {config.data_dir}: run "
                         f"`dmde score --month {args.month:%Y-%m} --data-dir {config.data_dir}` first.")
-    households = scored_households(scores, args.month, args.caf)
-    if households == 0:
-        raise ShowError(f"Caf {args.caf} has no scored household in {args.month:%Y-%m} (the month is scored: "
-                        f"no household of this Caf was in the snapshot of the month before).")
-    return households
+    return versions
 
 
 def run(ctx: JobContext) -> int:
     args, config = ctx.args, ctx.config
-    households = check_request(ctx)
+    versions = check_request(ctx)
+    in_caf = pl.col("caf") == args.caf
+    households = scan_published(config, "scores", args.month, versions).filter(in_caf).select(pl.len()).collect().item()
+    if households == 0:
+        raise ShowError(f"Caf {args.caf} has no scored household in {args.month:%Y-%m} (the month is scored: "
+                        f"no household of this Caf was in the snapshot of the month before).")
     name, rank = ("scores", "rank_in_caf") if args.all else ("targets", "target_rank")
-    frame = ranked_list(config.output_path(name), args.month, args.caf, args.top, rank) \
-        if DeltaTable.is_deltatable(config.output_path(name)) else pl.DataFrame()
+    frame = scan_published(config, name, args.month, versions).filter(in_caf).sort(rank).head(args.top).collect()
     if frame.is_empty():
         raise ShowError(f"Caf {args.caf}'s target list of {args.month:%Y-%m} is empty although {households:,} of its "
                         "households are scored: its monthly capacity is 0 (the national capacity, shared by scored "

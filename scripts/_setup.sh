@@ -24,6 +24,7 @@ if [ ! -f "$STAMP" ]; then
   .venv/bin/python -m pip install --quiet -e "$SPEC"
   touch "$STAMP"
 fi
+bash "$ROOT/scripts/fetch_jars.sh"
 export PYSPARK_PYTHON="$ROOT/.venv/bin/python"
 export PYSPARK_DRIVER_PYTHON="$ROOT/.venv/bin/python"
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -8,6 +8,8 @@ from jobs.lib.spark import get_spark
 
 @pytest.fixture(scope="session")
 def spark():
+    from jobs.lib.config import load_config
+
     session = get_spark(
         "dmde-tests",
         master="local[2]",
@@ -18,6 +20,7 @@ def spark():
             "spark.driver.memory": "4g",
             "spark.sql.adaptive.enabled": True,
         },
+        jars=load_config(env="local").delta_jars,
     )
     yield session
     session.stop()

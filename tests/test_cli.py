@@ -109,7 +109,7 @@ def scored_copy(spark, population, tmp_path_factory):
 
     data_dir = tmp_path_factory.mktemp("cli") / "data"
     shutil.copytree(population.data_dir, data_dir)
-    scores = delta.read_table(spark, population.config.output_path("scores"))
+    scores = delta.read(spark, population.config.output_path("scores"))
     by_size = scores.groupBy("caf").count().orderBy(F.desc("count"), "caf").collect()
     largest, smallest = by_size[0].caf, by_size[-1].caf
     overlay = data_dir.parent / "capacity.yaml"

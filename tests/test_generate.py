@@ -16,13 +16,13 @@ from transforms.columns import completed_age
 
 
 def source(spark, population, name):
-    return delta.read_table(spark, population.config.source_path(name))
+    return delta.read(spark, population.config.source_path(name))
 
 
 def _generate(spark, tmp_path, name, seed):
     config = load_config(env="local", overrides={"data_dir": str(tmp_path / name)})
     generate(spark, config, households=200, start=date(2025, 1, 1), end=date(2026, 1, 1), seed=seed)
-    return {t: delta.read_table(spark, config.source_path(t)) for t in SOURCE_TABLES}
+    return {t: delta.read(spark, config.source_path(t)) for t in SOURCE_TABLES}
 
 
 def test_same_arguments_give_identical_tables(spark, tmp_path):

@@ -18,12 +18,12 @@ from jobs.lib.validation import DataQualityError
 
 
 def read(spark, population, name):
-    return delta.read_table(spark, population.config.output_path(name))
+    return delta.read(spark, population.config.output_path(name))
 
 
 def test_every_household_of_the_snapshot_is_scored_once(spark, population):
     scores = read(spark, population, "scores")
-    snapshot = delta.read_table(spark, population.config.source_path("households"),
+    snapshot = delta.read(spark, population.config.source_path("households"),
                                 where={"month": [date(2026, 1, 1)]})
     assert scores.count() == snapshot.count() == population.run["households_scored"]
     assert scores.select("household_id").distinct().count() == scores.count()
@@ -50,25 +50,29 @@ def test_targets_respect_capacity_and_eligibility(spark, population):
     assert ineligible.count() == 0
 
 
-def test_runs_row_records_counts_and_stages(spark, population):
-    runs = read(spark, population, "runs").collect()
-    assert len(runs) == 1
-    run = runs[0]
-    assert run.status == "succeeded" and run.households_scored == population.run["households_scored"]
-    assert set(run.output_rows) == {"features", "scores", "targets"}
-    assert {"read sources", "features", "scores", "stage scores"} <= set(run.stage_seconds)
+def test_runs_row_records_counts_stages_and_the_versions_it_published(spark, population):
+    runs = read(spark, population, "runs").where(F.col("job") == "score").collect()
+    assert sorted(r.status for r in runs) == ["running", "succeeded"]  # the claim, then the outcome
+    run = next(r for r in runs if r.status == "succeeded")
+    assert run.run_id == population.run["run_id"] and run.households_scored == population.run["households_scored"]
+    assert set(run.output_rows) == {"features", "scores", "targets", "quarantine"}
+    assert run.output_rows["scores"] == run.households_scored
+    assert {"read sources", "validate", "features", "scores"} <= set(run.stage_seconds)
+    for table, version in run.table_versions.items():
+        commit = next(c for c in delta.history(population.config.output_path(table)) if c["version"] == version)
+        assert commit["meta"]["run_id"] == run.run_id
 
 
 def test_rescoring_a_month_replaces_it_atomically(spark, population):
     config = population.config
-    before = {name: delta.table_version(config.output_path(name)) for name in ("scores", "targets", "features")}
+    before = {name: delta.version(config.output_path(name)) for name in ("scores", "targets", "features")}
     first = read(spark, population, "scores").select("household_id", "score", "rank_in_caf", "decile")
     score_month(spark, config, population.month)
     after = read(spark, population, "scores").select("household_id", "score", "rank_in_caf", "decile")
     assert_df_equality(first, after, ignore_row_order=True)
     for name, version in before.items():
-        assert delta.table_version(config.output_path(name)) == version + 1
-    old = delta.read_table(spark, config.output_path("scores"), version=before["scores"])
+        assert delta.version(config.output_path(name)) == version + 1
+    old = delta.read(spark, config.output_path("scores"), version=before["scores"])
     assert old.count() == after.count()
 
 
@@ -82,22 +86,24 @@ def test_a_failed_run_leaves_the_tables_as_they_were(spark, population, tmp_path
     data_dir = tmp_path / "copy"
     shutil.copytree(population.data_dir, data_dir)
     config = load_config(env="local", overrides={"data_dir": str(data_dir)})
-    households = delta.read_table(spark, config.source_path("households"))
+    households = delta.read(spark, config.source_path("households"))
     # every household in an unknown Caf: far above the quarantine threshold, the run stops
     broken = households.withColumn("caf", F.lit("00"))
-    delta.write_table(broken.localCheckpoint(), config.source_path("households"), partition_by=["month"],
-                      run_id="test", mode="overwrite")
-    versions = {n: delta.table_version(config.output_path(n)) for n in ("features", "scores", "targets", "runs")}
+    delta.write(broken.localCheckpoint(), config.source_path("households"), partition_by=["month"],
+                      run_id="test", mode="overwrite", operation="TEST")
+    versions = {n: delta.version(config.output_path(n)) for n in ("features", "scores", "targets", "quarantine")}
     with pytest.raises((ScoringError, DataQualityError)):
         score_month(spark, config, population.month)
-    assert {n: delta.table_version(config.output_path(n)) for n in versions} == versions
+    assert {n: delta.version(config.output_path(n)) for n in versions} == versions
+    failed = delta.read(spark, config.output_path("runs")).where(F.col("status") == "failed").collect()
+    assert len(failed) == 1 and "DataQualityError" in failed[0].message
 
 
 def test_scores_do_not_depend_on_monitoring_attributes(spark, population, tmp_path):
     data_dir = tmp_path / "shuffled"
     shutil.copytree(population.data_dir, data_dir)
     config = load_config(env="local", overrides={"data_dir": str(data_dir)})
-    households = delta.read_table(spark, config.source_path("households"))
+    households = delta.read(spark, config.source_path("households"))
     monitoring = ["head_sex", "head_nationality", "head_birth_date", "residence"]
     # each household takes the monitoring attributes of another one (a fixed permutation)
     ids = households.select("household_id").distinct()
@@ -113,12 +119,12 @@ def test_scores_do_not_depend_on_monitoring_attributes(spark, population, tmp_pa
     moved = shuffled.alias("s").join(households.alias("h"), on=["household_id", "month"]).where(
         F.col("s.head_birth_date") != F.col("h.head_birth_date")).count()
     assert moved > 0.9 * households.count()
-    delta.write_table(shuffled, config.source_path("households"), partition_by=["month"],
-                      run_id="test", mode="overwrite")
+    delta.write(shuffled, config.source_path("households"), partition_by=["month"],
+                      run_id="test", mode="overwrite", operation="TEST")
     score_month(spark, config, population.month)
     columns = ["household_id", "p_model1", "p_model2", "score", "rank_in_caf"]
     original = read(spark, population, "scores").select(*columns)
-    again = delta.read_table(spark, config.output_path("scores")).select(*columns)
+    again = delta.read(spark, config.output_path("scores")).select(*columns)
     assert_df_equality(original, again, ignore_row_order=True)
 
 
@@ -140,7 +146,7 @@ def test_a_model_file_with_other_model_names_scores_the_same(spark, population, 
     config = load_config(env="local", overrides={"data_dir": str(data_dir), "model_file": str(renamed)})
     assert config.model.model_names() == ["before", "after"] and config.model.blend.after == "after"
     score_month(spark, config, population.month)
-    scores = delta.read_table(spark, config.output_path("scores")).where(F.col("score_month") == population.month)
+    scores = delta.read(spark, config.output_path("scores")).where(F.col("score_month") == population.month)
     assert {"p_before", "p_after", "w_after"} <= set(scores.columns) and "p_model1" not in scores.columns
     original = read(spark, population, "scores").select(
         "household_id", F.col("p_model1").alias("p_before"), F.col("p_model2").alias("p_after"),
@@ -162,7 +168,7 @@ def test_calibration_quarantines_a_corrupt_opbd_control_which_does_not_move_the_
         return load_config(env="local", overrides={"data_dir": str(data_dir)})
 
     corrupted, removed = copy("corrupted"), copy("removed")
-    controls = delta.read_table(spark, corrupted.source_path("controls"))
+    controls = delta.read(spark, corrupted.source_path("controls"))
     window = F.col("control_date").between(date(2025, 2, 1), date(2026, 1, 31))
     # an OPBD control outside the target: read as is, its absurd amount would put it in
     victim = (controls.where((F.col("origin") == "OPBD") & window & (F.col("overpayment_eur") < 600))
@@ -173,14 +179,14 @@ def test_calibration_quarantines_a_corrupt_opbd_control_which_does_not_move_the_
                                if c == "overpayment_eur" else
                                F.when(is_victim, F.lit(12)).otherwise(F.col(c)).alias(c)
                                if c == "overpayment_months" else F.col(c) for c in controls.columns])
-    delta.write_table(broken.localCheckpoint(), corrupted.source_path("controls"), partition_by=[], run_id="test",
-                      mode="overwrite")
-    delta.write_table(controls.where(~is_victim).localCheckpoint(), removed.source_path("controls"),
-                      partition_by=[], run_id="test", mode="overwrite")
+    delta.write(broken.localCheckpoint(), corrupted.source_path("controls"), partition_by=[], run_id="test",
+                      mode="overwrite", operation="TEST")
+    delta.write(controls.where(~is_victim).localCheckpoint(), removed.source_path("controls"),
+                      partition_by=[], run_id="test", mode="overwrite", operation="TEST")
 
     gated = calibrate(spark, corrupted, population.month)
     assert _intercepts(gated) == _intercepts(calibrate(spark, removed, population.month))
-    quarantine = delta.read_table(spark, corrupted.output_path("quarantine")).where(F.col("job") == "calibrate")
+    quarantine = delta.read(spark, corrupted.output_path("quarantine")).where(F.col("job") == "calibrate")
     rows = quarantine.collect()
     assert [(r.table, r.household_id, r.rule) for r in rows] == [
         ("controls", victim.household_id, "overpayment_eur_in_range")]

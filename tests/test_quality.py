@@ -26,7 +26,7 @@ from domain.calendar import Span
 
 M = date(2026, 2, 1)
 AS_OF = date(2026, 1, 31)
-OUTPUTS = ("features", "scores", "targets", "runs", "quarantine")
+OUTPUTS = ("features", "scores", "targets", "quarantine")  # `runs` records every run, failed ones too
 
 
 def tag(df, suite, households=None):
@@ -273,12 +273,12 @@ def rewrite(config, table, df, *, new_schema=False):
     df = df.localCheckpoint()
     if new_schema:
         shutil.rmtree(config.source_path(table))
-    delta.write_table(df, config.source_path(table), partition_by=config.partition_by(table), run_id="test-corrupt",
-                      mode="overwrite")
+    delta.write(df, config.source_path(table), partition_by=config.partition_by(table), run_id="test-corrupt",
+                      mode="overwrite", operation="TEST")
 
 
 def output_versions(config):
-    return {name: delta.table_version(config.output_path(name)) for name in OUTPUTS}
+    return {name: delta.version(config.output_path(name)) for name in OUTPUTS}
 
 
 def key(**values) -> str:
@@ -331,7 +331,7 @@ def corrupted(spark, population, tmp_path_factory):
     then the month is scored.
     `bad`: (table, key, rule, rows with that key)."""
     config = copy_population(population, tmp_path_factory.mktemp("corrupted"))
-    read = lambda table: delta.read_table(spark, config.source_path(table))  # noqa: E731
+    read = lambda table: delta.read(spark, config.source_path(table))  # noqa: E731
     bad = []
 
     households = read("households")
@@ -458,7 +458,7 @@ def corrupted(spark, population, tmp_path_factory):
             ("controls", key(**c[3]), "overpayment_months_in_range", 1)]
 
     run = score_month(spark, config, M)
-    quarantine = delta.read_table(spark, config.output_path("quarantine")).where(F.col("score_month") == M)
+    quarantine = delta.read(spark, config.output_path("quarantine")).where(F.col("score_month") == M)
     return SimpleNamespace(config=config, run=run, bad=bad, quarantine=quarantine.collect(),
                            unscored={h[0], h[1]})
 
@@ -504,10 +504,10 @@ def test_only_the_bad_rows_are_quarantined_and_whole(corrupted):
 
 def test_every_good_household_is_scored(spark, corrupted):
     config = corrupted.config
-    snapshot = delta.read_table(spark, config.source_path("households"), where={"month": [SNAPSHOT_MONTH]})
+    snapshot = delta.read(spark, config.source_path("households"), where={"month": [SNAPSHOT_MONTH]})
     expected = {row.household_id for row in snapshot.select("household_id").distinct().collect()} \
         - corrupted.unscored
-    scores = delta.read_table(spark, config.output_path("scores")).where(F.col("score_month") == M)
+    scores = delta.read(spark, config.output_path("scores")).where(F.col("score_month") == M)
     scored = [row.household_id for row in scores.select("household_id").collect()]
     assert len(scored) == len(set(scored)) == corrupted.run["households_scored"]
     assert set(scored) == expected
@@ -515,7 +515,8 @@ def test_every_good_household_is_scored(spark, corrupted):
 
 def test_rows_read_are_rows_used_plus_rows_quarantined(spark, corrupted):
     config = corrupted.config
-    runs = delta.read_table(spark, config.output_path("runs")).where(F.col("run_id") == corrupted.run["run_id"])
+    runs = delta.read(spark, config.output_path("runs")).where(
+        (F.col("run_id") == corrupted.run["run_id"]) & (F.col("status") == "succeeded"))
     run = runs.collect()[0]
     quarantined = {}
     for row in corrupted.quarantine:
@@ -524,7 +525,7 @@ def test_rows_read_are_rows_used_plus_rows_quarantined(spark, corrupted):
     for table in run.rows_read:
         assert run.rows_read[table] == run.rows_used[table] + run.rows_quarantined[table]
         assert run.rows_quarantined[table] == quarantined.get(table, 0)
-    households = delta.read_table(spark, config.source_path("households"), where={"month": W12})
+    households = delta.read(spark, config.source_path("households"), where={"month": W12})
     assert run.rows_read["households"] == households.count()
     assert run.stage_seconds["validate"] > 0
 
@@ -547,7 +548,7 @@ def test_great_expectations_reports_the_same_counts(corrupted):
 
 def test_a_renamed_column_stops_the_run_before_reading(spark, population, tmp_path):
     config = copy_population(population, tmp_path)
-    members = delta.read_table(spark, config.source_path("members")).withColumnRenamed("valid_from", "start_date")
+    members = delta.read(spark, config.source_path("members")).withColumnRenamed("valid_from", "start_date")
     rewrite(config, "members", members, new_schema=True)
     before = output_versions(config)
     with pytest.raises(DataQualityError) as failure:
@@ -561,7 +562,7 @@ def test_a_renamed_column_stops_the_run_before_reading(spark, population, tmp_pa
 
 def test_a_string_where_a_number_is_expected_exits_non_zero(spark, population, tmp_path, capsys):
     config = copy_population(population, tmp_path)
-    payments = delta.read_table(spark, config.source_path("payments"))
+    payments = delta.read(spark, config.source_path("payments"))
     rewrite(config, "payments", payments.withColumn("amount_eur", F.col("amount_eur").cast("string")),
             new_schema=True)
     before = output_versions(config)
@@ -577,7 +578,7 @@ def test_a_string_where_a_number_is_expected_exits_non_zero(spark, population, t
 
 def test_more_than_the_allowed_share_of_bad_rows_stops_the_run(spark, population, tmp_path):
     config = copy_population(population, tmp_path)
-    controls = delta.read_table(spark, config.source_path("controls"))
+    controls = delta.read(spark, config.source_path("controls"))
     read = controls.where(F.col("control_date") < M).count()
     too_many = int(read * config.quality.max_quarantine_share) + 2
     first = [row.household_id for row in controls.select("household_id").distinct()
@@ -595,7 +596,7 @@ def test_more_than_the_allowed_share_of_bad_rows_stops_the_run(spark, population
 
 def test_an_empty_month_partition_fails_validation(spark, population, tmp_path, capsys):
     config = copy_population(population, tmp_path)
-    payments = delta.read_table(spark, config.source_path("payments"))
+    payments = delta.read(spark, config.source_path("payments"))
     rewrite(config, "payments", payments.where(F.col("month") != date(2025, 7, 1)))
     try:
         assert main(["validate", "--month", "2026-02", "--data-dir", str(config.data_dir)]) == 1
@@ -608,7 +609,7 @@ def test_an_empty_month_partition_fails_validation(spark, population, tmp_path, 
 
 def test_a_bad_source_month_fails_even_when_the_table_as_a_whole_passes(spark, population, tmp_path):
     config = copy_population(population, tmp_path)
-    payments = delta.read_table(spark, config.source_path("payments"))
+    payments = delta.read(spark, config.source_path("payments"))
     latest = payments.where(F.col("month") == SNAPSHOT_MONTH)
     read_latest, read_all = latest.count(), payments.where(F.col("month") >= date(2024, 2, 1)).count()
     # 5 % of the latest month's payments made negative: far below 1 % of the 24 months read
@@ -629,7 +630,7 @@ def test_a_bad_source_month_fails_even_when_the_table_as_a_whole_passes(spark, p
 
 def test_a_month_far_thinner_than_the_others_fails_validation(spark, population, tmp_path):
     config = copy_population(population, tmp_path)
-    payments = delta.read_table(spark, config.source_path("payments"))
+    payments = delta.read(spark, config.source_path("payments"))
     thin = date(2025, 7, 1)
     kept = payments.where((F.col("month") != thin) | (F.pmod(F.xxhash64("household_id", "benefit"), F.lit(10)) == 0))
     rewrite(config, "payments", kept)

@@ -81,6 +81,11 @@ class Config(Settings):
                                    f"no table {name!r} (known: {', '.join(tables)})")
         return tables[name]
 
+    @property
+    def delta_jars(self) -> list[Path]:
+        """Delta Lake's jars, in the project's jars folder (scripts/fetch_jars.sh)."""
+        return self.delta.jar_files(self.conf_dir.parent)
+
     # --- reference data ---------------------------------------------------------------
 
     def calendar(self, score_month: date) -> Calendar:

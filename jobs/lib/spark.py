@@ -1,17 +1,24 @@
-"""The one place a SparkSession is built."""
+"""The one place a SparkSession is built: with Delta Lake's SQL extension and catalog, and
+its jars (fetched once into the project's jars folder by scripts/fetch_jars.sh; passed with
+`spark-submit --jars` on a cluster)."""
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from domain.errors import ConfigError
+from domain.errors import ConfigError, DmdeError
 
-# Settings every DMDE session needs whatever the environment: Delta-compatible Parquet
-# timestamps (reader protocol 1) and month arithmetic in UTC.
+# Settings every DMDE session needs whatever the environment: Delta Lake, month
+# arithmetic in UTC, ANSI SQL.
 REQUIRED_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    # Deletion vectors raise the table protocol past what delta-rs (BI's Python readers) reads.
+    "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.sql.ansi.enabled": "true",
@@ -20,17 +27,22 @@ REQUIRED_CONF = {
 }
 
 
+class MissingJarsError(DmdeError):
+    """Delta Lake's jars are not where the session looks for them."""
+
+
 def under_spark_submit() -> bool:
     """Whether this Python process was started by spark-submit (which starts the JVM first
     and hands the Python driver its gateway)."""
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
-def get_spark(app_name: str = "dmde", master: str | None = None,
-              conf: Mapping[str, object] | None = None, *, log_level: str = "WARN") -> SparkSession:
-    """Return the active session, or build one.
+def get_spark(app_name: str = "dmde", master: str | None = None, conf: Mapping[str, object] | None = None, *,
+              jars: Sequence[Path] = (), log_level: str = "WARN") -> SparkSession:
+    """Return the active session, or build one with Delta Lake.
 
-    `master` is None under spark-submit (the cluster manager decides); `local[N]` here.
+    `master` is None under spark-submit (the cluster manager decides, and the jars come
+    with --jars); `local[N]` here, with `jars` (Delta Lake's) on the classpath.
     """
     # Workers must run the same interpreter as the driver (pyarrow lives in the venv).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -38,10 +50,22 @@ def get_spark(app_name: str = "dmde", master: str | None = None,
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
+    if not under_spark_submit():
+        missing = [str(jar) for jar in jars if not Path(jar).is_file()]
+        if missing or not jars:
+            raise MissingJarsError(
+                f"Delta Lake's jars are missing ({', '.join(missing) or 'none configured'}): run "
+                "scripts/fetch_jars.sh once (scripts/test.sh and scripts/demo.sh run it), or set delta.jars_dir.")
+        builder = builder.config("spark.jars", ",".join(str(jar) for jar in jars))
     for key, value in {**(conf or {}), **REQUIRED_CONF}.items():
         builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(log_level)
+    import delta.exceptions.captured  # noqa: F401 - Delta's conflicts arrive as Python exceptions
+    if under_spark_submit() and "delta-spark" not in spark.sparkContext.getConf().get("spark.jars", ""):
+        raise MissingJarsError(
+            "this spark-submit did not ship Delta Lake's jars: add --jars "
+            f"{','.join(str(jar) for jar in jars) or '<delta-spark and delta-storage jars>'}.")
     return spark
 
 
@@ -56,5 +80,5 @@ def session_for(config, *, verbose: bool = False) -> SparkSession:
             "is null, which means 'the cluster manager decides' and only works under spark-submit; this "
             "process was not started by spark-submit. Run the job as `spark-submit --master <url> "
             "jobs/<job>.py …`, or set spark.master (e.g. with --conf FILE) to run it from `dmde`")
-    return get_spark(settings.app_name, settings.master, settings.conf,
+    return get_spark(settings.app_name, settings.master, settings.conf, jars=config.delta_jars,
                      log_level="WARN" if verbose else "ERROR")
