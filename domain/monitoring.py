@@ -5,6 +5,8 @@ names from here, so that a column value means the same thing everywhere.
 """
 from __future__ import annotations
 
+from statistics import NormalDist
+
 # §0: a national row's `caf`.
 NATIONAL = "ALL"
 
@@ -50,3 +52,11 @@ PARITY_METRICS: tuple[str, ...] = ("pprev", "prev", "precision", "fpr", "tpr")
 
 # §0: `data_origin` drives the report's banner.
 DATA_ORIGINS: tuple[str, ...] = ("real", "synthetic")
+
+
+def normal_quantile(level: float) -> float:
+    """z of a two-sided interval at `level`, rounded to 6 decimals as MONITORING.md §3
+    writes it (level 0.95 → z = 1.959964): the Wilson interval's z."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be strictly between 0 and 1 (got {level})")
+    return round(NormalDist().inv_cdf((1 + level) / 2), 6)
