@@ -2,6 +2,9 @@
 edges, the bootstrap's determinism and pairing, and a coverage check."""
 from __future__ import annotations
 
+import zlib
+from datetime import date
+
 import numpy as np
 import pytest
 from scipy.stats import rankdata
@@ -118,11 +121,9 @@ def test_calibration_refuses_probabilities_of_0_or_1():
 
 
 def test_bootstrap_key_and_generator():
-    from datetime import date
     key = est.bootstrap_key("monitoring_representation", date(2026, 2, 1), "59", "TOP_DECILE",
                             "SCORED", "sex", None)
     assert key == "monitoring_representation|2026-02|59|TOP_DECILE|SCORED|sex|"
-    import zlib
     expected = np.random.default_rng([20260101, zlib.crc32(key.encode())]).random(3)
     assert np.array_equal(est.bootstrap_rng(20260101, key).random(3), expected)
 
