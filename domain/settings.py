@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from domain.errors import raise_problems
+from domain.monitoring import PROTECTED_ATTRIBUTES
 from domain.types import (
     CafCode, IsoDate, Month, NonEmptyStr, NonNegative, NonNegativeInt, Positive, PositiveInt, Share,
     SparkValue, Strict, list_to_tuple,
@@ -127,6 +128,96 @@ class Quality(Strict):
     gx_unexpected_examples: NonNegativeInt
 
 
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+OpenShare = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+Pair = Annotated[tuple[NonEmptyStr, NonEmptyStr], list_to_tuple]
+
+
+def _increasing(name: str, values: tuple[float, ...]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Problems of a list that must be strictly increasing (hence without duplicates)."""
+    return [((name, i), f"must be > the previous value {previous:g} (strictly increasing, "
+                        f"got {value:g})")
+            for i, (previous, value) in enumerate(zip(values, values[1:]), start=1)
+            if value <= previous]
+
+
+class PsiSettings(Strict):
+    """MONITORING.md §2.7: shares floored at `floor` (no renormalisation after flooring);
+    STABLE < moderate <= MODERATE < significant <= SIGNIFICANT."""
+
+    floor: OpenShare  # > 0: ln(p/q) must stay finite
+    moderate: Positive
+    significant: Positive
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> PsiSettings:
+        if self.significant <= self.moderate:
+            raise_problems([(("significant",), f"must be > moderate ({self.significant:g} <= "
+                                                f"{self.moderate:g})")])
+        return self
+
+
+class BootstrapSettings(Strict):
+    """MONITORING.md §3: percentile bootstrap, `replicates` draws, seeds
+    `default_rng([seed, crc32(key)])`, interval at `level`."""
+
+    replicates: PositiveInt
+    seed: NonNegativeInt  # numpy seed sequences take non-negative integers only
+    level: OpenShare
+
+
+class MonitoringSettings(Strict):
+    """MONITORING.md §0: windows, selections, suppression, band, drift and bootstrap."""
+
+    evaluation_months: PositiveInt  # E(M) = M-evaluation_months … M-1
+    fractions: Annotated[tuple[Fraction, ...], list_to_tuple, Field(min_length=1)]
+    parity_fractions: Annotated[tuple[Fraction, ...], list_to_tuple, Field(min_length=1)]
+    horizons_months: Annotated[tuple[PositiveInt, ...], list_to_tuple, Field(min_length=1)]
+    list_lookback_months: PositiveInt  # ON_LIST: targets of the control month and the n-1 before
+    baseline_months: PositiveInt  # benefits_6m_eur: benefit months M-n … M-1
+    min_cell: PositiveInt  # §4: a count between 1 and min_cell-1 is suppressed
+    band: Annotated[tuple[Positive, Positive], list_to_tuple]  # [low, high], inclusive
+    psi: PsiSettings
+    score_bins: Annotated[tuple[NonNegative, ...], list_to_tuple, Field(min_length=2)]
+    bootstrap: BootstrapSettings
+    intersections: Annotated[tuple[Pair, ...], list_to_tuple] = ()
+    data_origin: Literal["real", "synthetic"]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MonitoringSettings:
+        problems = _increasing("fractions", self.fractions)
+        problems += _increasing("parity_fractions", self.parity_fractions)
+        problems += [(("parity_fractions", i), f"must be one of fractions ({value:g} is not): "
+                                               "parity uses the selections of §2.1")
+                     for i, value in enumerate(self.parity_fractions) if value not in self.fractions]
+        problems += _increasing("horizons_months", self.horizons_months)
+        low, high = self.band
+        if low >= high:
+            problems.append((("band",), f"must be ordered [low, high] with low < high "
+                                        f"(got [{low:g}, {high:g}])"))
+        elif not low <= 1 <= high:
+            problems.append((("band",), f"must hold 1, the ratio of equal shares "
+                                        f"(got [{low:g}, {high:g}])"))
+        problems += _increasing("score_bins", self.score_bins)
+        if self.score_bins[0] != 0 or self.score_bins[-1] != 1:
+            problems.append((("score_bins",), "must start at 0 and end at 1, so that every score "
+                                              f"falls in a bin (got {self.score_bins[0]:g} … "
+                                              f"{self.score_bins[-1]:g})"))
+        seen: dict[frozenset[str], int] = {}
+        for i, pair in enumerate(self.intersections):
+            unknown = [name for name in pair if name not in PROTECTED_ATTRIBUTES]
+            if unknown:
+                problems.append((("intersections", i), f"unknown attribute(s) {', '.join(unknown)} "
+                                                       f"(known: {', '.join(PROTECTED_ATTRIBUTES)})"))
+            elif pair[0] == pair[1]:
+                problems.append((("intersections", i), f"crosses {pair[0]} with itself"))
+            elif frozenset(pair) in seen:
+                problems.append((("intersections", i), f"duplicate of intersections[{seen[frozenset(pair)]}]"))
+            seen.setdefault(frozenset(pair), i)
+        raise_problems(problems)
+        return self
+
+
 class Settings(Strict):
     """The merged YAML settings, before paths are resolved and reference data loaded."""
 
@@ -145,3 +236,4 @@ class Settings(Strict):
     control_delays: ControlDelays
     quality: Quality
     rules: Rules
+    monitoring: MonitoringSettings
