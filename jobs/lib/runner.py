@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -64,16 +65,33 @@ def load_job_config(args: argparse.Namespace) -> Config:
 
 
 class Progress:
-    """Prints each stage with its rows and seconds, and keeps the durations for `runs`."""
+    """Prints each stage with its rows and seconds, and keeps the durations for `runs`.
 
-    def __init__(self, job: str) -> None:
+    On a terminal, the running stage has a live line (elapsed seconds and, while Spark
+    runs tasks, tasks done out of total, from Spark's status tracker), replaced by the
+    stage's final line; elsewhere (CI, logs, cron) only the final lines are printed.
+    """
+
+    def __init__(self, job: str, *, live: bool | None = None) -> None:
         self.job = job
         self.durations: dict[str, float] = {}
         self._t0 = time.perf_counter()
+        self._live = sys.stdout.isatty() if live is None else live
+        self._running: list[tuple[str, float]] = []  # nested stages, innermost last
+        self._lock = threading.Lock()
+        self._ticker: threading.Thread | None = None
 
     def stage(self, name: str, func: Callable, *args, **kwargs):
         start = time.perf_counter()
-        result = func(*args, **kwargs)
+        with self._lock:
+            self._running.append((name, start))
+        self._start_ticker()
+        try:
+            result = func(*args, **kwargs)
+        finally:
+            with self._lock:
+                self._running.pop()
+                self._clear_line()
         seconds = time.perf_counter() - start
         self.durations[name] = round(seconds, 3)
         rows = result if isinstance(result, int) and not isinstance(result, bool) else None
@@ -81,8 +99,34 @@ class Progress:
         print(f"[{self.job}] {name:<28}{detail}  {seconds:8.1f} s", flush=True)
         return result
 
+    # --- the live line -------------------------------------------------------------------
+
+    def _start_ticker(self) -> None:
+        if self._live and (self._ticker is None or not self._ticker.is_alive()):
+            self._ticker = threading.Thread(target=self._tick, name="dmde-progress", daemon=True)
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        while True:
+            time.sleep(0.5)
+            with self._lock:
+                if not self._running:
+                    return
+                name, start = self._running[-1]
+                tasks = _spark_tasks()
+                line = f"[{self.job}] {name:<28}{tasks:>17}  {time.perf_counter() - start:8.1f} s"
+                sys.stdout.write("\r\x1b[K" + line)
+                sys.stdout.flush()
+
+    def _clear_line(self) -> None:
+        if self._live:
+            sys.stdout.write("\r\x1b[K")
+            sys.stdout.flush()
+
     def say(self, text: str) -> None:
-        print(f"[{self.job}] {text}", flush=True)
+        with self._lock:
+            self._clear_line()
+            print(f"[{self.job}] {text}", flush=True)
 
     @property
     def total_seconds(self) -> float:
@@ -105,13 +149,36 @@ class JobContext:
         if self._spark is None:
             from jobs.lib.spark import session_for
             self._spark = session_for(self.config, verbose=getattr(self.args, "verbose", False))
-            self.progress.say(f"Spark {self._spark.version}, master {self._spark.sparkContext.master}")
+            self.progress.say(f"Spark {self._spark.version} started, master {self._spark.sparkContext.master}")
         return self._spark
 
 
+def _spark_tasks() -> str:
+    """'tasks 34/200' of the stages Spark is running now, '' when none (or no Spark)."""
+    from pyspark import SparkContext
+
+    context = SparkContext._active_spark_context
+    if context is None:
+        return ""
+    try:
+        tracker = context.statusTracker()
+        stages = [tracker.getStageInfo(s) for s in tracker.getActiveStageIds()]
+    except Exception:  # noqa: BLE001 - the live line is a courtesy; never fail a job for it
+        return ""
+    stages = [s for s in stages if s is not None]
+    if not stages:
+        return ""
+    return f"tasks {sum(s.numCompletedTasks for s in stages):,}/{sum(s.numTasks for s in stages):,}"
+
+
 def start_line(name: str, config: Config) -> str:
-    overlays = ", ".join(config.overlays)
-    return f"[{name}] dmde {code_version()}, configuration base.yaml + {overlays}, data {config.data_dir}"
+    """The job's first line: code version, configuration overlays, Spark master, data dir."""
+    from jobs.lib.spark import under_spark_submit
+
+    master = config.spark.master or ("set by spark-submit" if under_spark_submit() else "none (needs spark-submit)")
+    overlays = " + ".join(["base.yaml", *config.overlays])
+    return (f"[{name}] dmde {code_version()} · configuration {overlays} · Spark master {master} · "
+            f"data {config.data_dir}")
 
 
 def execute(name: str, module: ModuleType, args: argparse.Namespace) -> int:

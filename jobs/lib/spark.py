@@ -37,16 +37,23 @@ def under_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
+QUIET_LOG_CONF = Path(__file__).resolve().parents[2] / "conf" / "spark"  # log4j2.properties: errors only
+
+
 def get_spark(app_name: str = "dmde", master: str | None = None, conf: Mapping[str, object] | None = None, *,
-              jars: Sequence[Path] = (), log_level: str = "WARN") -> SparkSession:
+              jars: Sequence[Path] = (), log_level: str = "WARN", quiet: bool = True) -> SparkSession:
     """Return the active session, or build one with Delta Lake.
 
     `master` is None under spark-submit (the cluster manager decides, and the jars come
-    with --jars); `local[N]` here, with `jars` (Delta Lake's) on the classpath.
+    with --jars); `local[N]` here, with `jars` (Delta Lake's) on the classpath. `quiet`:
+    Spark logs errors only from the JVM's start (its banner and warnings would drown the
+    job's own lines).
     """
     # Workers must run the same interpreter as the driver (pyarrow lives in the venv).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    if quiet and QUIET_LOG_CONF.is_dir():
+        os.environ.setdefault("SPARK_CONF_DIR", str(QUIET_LOG_CONF))
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
@@ -81,4 +88,4 @@ def session_for(config, *, verbose: bool = False) -> SparkSession:
             "process was not started by spark-submit. Run the job as `spark-submit --master <url> "
             "jobs/<job>.py …`, or set spark.master (e.g. with --conf FILE) to run it from `dmde`")
     return get_spark(settings.app_name, settings.master, settings.conf, jars=config.delta_jars,
-                     log_level="WARN" if verbose else "ERROR")
+                     log_level="WARN" if verbose else "ERROR", quiet=not verbose)
