@@ -60,8 +60,12 @@ class Archetype(Strict):
     children: Weights = {"0": 1.0}
     eldest_child_age: Range = Range(min=0, max=0)
     child_activity_16plus: Weights = {"STUDENT": 1.0}
-    head_age: Range
-    female_head: Probability = 0.5
+    # Monitoring attributes of the head (MONITORING.md §1, §7): drawn per archetype so that
+    # the populations the monitoring compares differ as they plausibly do. Never model inputs.
+    head_age: Range                    # at the period's end; raised to stay a parent (below)
+    female_head: Probability
+    nationality: Weights
+    residence: Weights
     resources_smic: Weights
     rsa: Weights = {"none": 1.0}
     pa: Probability = 0.0              # claims the activity bonus when it has earnings
@@ -83,6 +87,16 @@ class Archetype(Strict):
     @classmethod
     def _activities(cls, v: Weights, info) -> Weights:
         return _check_weights(v, set(ACTIVITIES), info.field_name)
+
+    @field_validator("nationality")
+    @classmethod
+    def _nationality(cls, v: Weights) -> Weights:
+        return _check_weights(v, set(NATIONALITIES), "nationality")
+
+    @field_validator("residence")
+    @classmethod
+    def _residence(cls, v: Weights) -> Weights:
+        return _check_weights(v, set(RESIDENCES), "residence")
 
     @field_validator("children")
     @classmethod
@@ -186,19 +200,12 @@ class Controls(Strict):
     other_per_year_share: Probability
 
 
-class SynthSpec(Strict):
-    entering_share: Probability
-    leaving_share: Probability
+class NationalShares(Strict):
+    """What the archetypes' tables must add up to, weighted by the archetypes' weights: the
+    national shares the generator drew from before they depended on the archetype."""
     nationality: Weights
     residence: Weights
-    other_events_per_year: float = Field(ge=0)
-    other_event_codes: list[str]
-    quarterly_resources_swing: float = Field(default=0.0, ge=0, lt=1)   # ± share of the level
-    child_spacing_years: Range = Range(min=1.5, max=2.5)                  # between two children
-    scales: Scales
-    declarations: Declarations
-    controls: Controls
-    archetypes: dict[str, Archetype]
+    tolerance: Probability             # allowed |weighted share - national share|
 
     @field_validator("nationality")
     @classmethod
@@ -209,3 +216,49 @@ class SynthSpec(Strict):
     @classmethod
     def _residence(cls, v: Weights) -> Weights:
         return _check_weights(v, set(RESIDENCES), "residence")
+
+
+def _normalised(weights: Weights) -> dict[str, float]:
+    total = sum(weights.values())
+    return {k: v / total for k, v in weights.items()}
+
+
+class SynthSpec(Strict):
+    entering_share: Probability
+    leaving_share: Probability
+    national_shares: NationalShares
+    parent_min_age: float = Field(ge=0)   # a head is at least this much older than the eldest child
+    other_events_per_year: float = Field(ge=0)
+    other_event_codes: list[str]
+    quarterly_resources_swing: float = Field(default=0.0, ge=0, lt=1)   # ± share of the level
+    child_spacing_years: Range = Range(min=1.5, max=2.5)                  # between two children
+    scales: Scales
+    declarations: Declarations
+    controls: Controls
+    archetypes: dict[str, Archetype]
+
+    def weighted_shares(self, attribute: str) -> dict[str, float]:
+        """The national share of each value of an archetype table (`nationality`,
+        `residence`): the archetypes' tables weighted by the archetypes' weights."""
+        total = sum(a.weight for a in self.archetypes.values())
+        shares: dict[str, float] = {}
+        for a in self.archetypes.values():
+            for value, share in _normalised(getattr(a, attribute)).items():
+                shares[value] = shares.get(value, 0.0) + a.weight / total * share
+        return shares
+
+    @model_validator(mode="after")
+    def _national_shares_hold(self) -> "SynthSpec":
+        problems = []
+        for attribute in ("nationality", "residence"):
+            national = _normalised(getattr(self.national_shares, attribute))
+            weighted = self.weighted_shares(attribute)
+            for value in sorted(set(national) | set(weighted)):
+                gap = weighted.get(value, 0.0) - national.get(value, 0.0)
+                if abs(gap) > self.national_shares.tolerance:
+                    problems.append(f"{attribute} {value}: the archetypes give {weighted.get(value, 0.0):.3f}, "
+                                    f"national_shares says {national.get(value, 0.0):.3f} "
+                                    f"(tolerance {self.national_shares.tolerance:g})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self

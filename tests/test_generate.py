@@ -140,3 +140,37 @@ def test_opbd_sample_is_about_18_percent_in_the_target(spark, population):
     target = opbd.where((F.col("overpayment_eur") >= 600) & (F.col("overpayment_months") >= 6)).count()
     assert n >= 1000
     assert abs(target / n - 0.18) < 0.03
+
+
+def test_monitoring_attributes_are_drawn_per_archetype(spark):
+    """MONITORING.md §7 (1): sex, age, nationality and residence depend on the archetype, so
+    that the populations of §1 differ; a head with children is old enough to be a parent."""
+    config = load_config(env="local")
+    spec = config.synth()
+    period = synth.Period(date(2025, 1, 1), 13)
+    cafs = [(c.code, c.relative_size, c.prefill_start) for c in config.cafs]
+    frame = synth.household_frame(spark.range(4000), spec, cafs, period, seed=3)
+    age = F.datediff(F.lit(period.end), "head_birth_date") / 365.25
+    rows = {r.archetype: r for r in frame.groupBy("archetype").agg(
+        F.avg((F.col("head_sex") == "F").cast("int")).alias("female"),
+        F.avg((F.col("head_nationality") == "NON_EU").cast("int")).alias("non_eu"),
+        F.avg((F.col("residence") == "URBAN").cast("int")).alias("urban"),
+        F.min(age).alias("youngest"), F.max(age).alias("oldest")).collect()}
+    assert rows["single_parent"].female > 0.75 > rows["self_employed"].female
+    assert rows["retiree"].youngest >= 62 and rows["student"].oldest <= 26
+    assert rows["student"].urban > 0.75 > 0.5 > rows["retiree"].urban
+    assert rows["single_earner_family"].non_eu > 2 * rows["dual_earner_family"].non_eu
+    eldest = frame.where(F.col("child1_birth").isNotNull()).select(
+        (F.datediff("child1_birth", "head_birth_date") / 365.25).alias("gap"))
+    assert eldest.agg(F.min("gap")).first()[0] >= spec.parent_min_age - 0.01
+
+
+def test_archetype_tables_must_give_the_national_shares():
+    """The archetypes' nationality and residence tables, weighted by the archetypes, keep the
+    national shares; a table that moves them is refused on load."""
+    spec = load_config(env="local").synth()
+    assert spec.weighted_shares("nationality") == pytest.approx(spec.national_shares.nationality, abs=0.01)
+    data = spec.model_dump()
+    data["archetypes"]["dual_earner_family"]["nationality"] = {"FR": 0.5, "EU": 0.1, "NON_EU": 0.4}
+    with pytest.raises(ValueError, match="nationality FR: the archetypes give"):
+        type(spec).model_validate(data)

@@ -67,7 +67,7 @@ def _smic(smic: Sequence[tuple[date, float]], month: Column) -> Column:
 
 
 CATEGORICAL_FIELDS = ("head_activity", "partner_activity", "children", "child_activity_16plus",
-                      "resources_smic", "rsa")
+                      "resources_smic", "rsa", "nationality", "residence")
 TRAITS = ("pa", "housing_aid", "aah", "aeeh", "cmg", "guardianship", "alimony",
           "self_employment_change", "conlogetu", "proacc", "allowance", "downward_corrector")
 
@@ -128,11 +128,10 @@ def household_frame(ids: DataFrame, spec: SynthSpec, cafs: Sequence[tuple[str, f
         draw("partner_activity").alias("partner_activity"),
         draw("children").cast("int").alias("n_children_drawn"),
         between("eldest_min", "eldest_max", "eldest_age").alias("eldest_age"),
-        F.date_sub(end, (between("head_age_min", "head_age_max", "head_age") * 365.25).cast("int"))
-         .alias("head_birth_date"),
+        between("head_age_min", "head_age_max", "head_age").alias("head_age_drawn"),
         F.when(u("sex") < F.col("female_head_p"), "F").otherwise("M").alias("head_sex"),
-        categorical(u("nationality"), spec.nationality).alias("head_nationality"),
-        categorical(u("residence"), spec.residence).alias("residence"),
+        draw("nationality").alias("head_nationality"),
+        draw("residence").alias("residence"),
         F.round(F.element_at("band_low", band) + u("ratio") *
                 (F.element_at("band_high", band) - F.element_at("band_low", band)), 4).alias("ratio"),
         draw("rsa").alias("rsa_drawn"),
@@ -163,8 +162,14 @@ def household_frame(ids: DataFrame, spec: SynthSpec, cafs: Sequence[tuple[str, f
         if i:
             offset = offset + spacing.min + u("child_gap", F.lit(i)) * (spacing.max - spacing.min)
         births.append(F.date_add(F.col("eldest_birth"), (offset * 365.25).cast("int")).alias(f"child{i + 1}_born"))
+    # A parent is at least `parent_min_age` older than the eldest child: the archetype's age
+    # range is raised where the drawn child would otherwise make the head too young.
+    head_age = F.when(F.col("n_children_drawn") > 0,
+                      F.greatest("head_age_drawn", F.col("eldest_age") + spec.parent_min_age)) \
+        .otherwise(F.col("head_age_drawn"))
     frame = frame.select(
-        "*", F.date_sub(end, (F.col("eldest_age") * 365.25).cast("int")).alias("eldest_birth")
+        "*", F.date_sub(end, (F.col("eldest_age") * 365.25).cast("int")).alias("eldest_birth"),
+        F.date_sub(end, (head_age * 365.25).cast("int")).alias("head_birth_date"),
     ).select("*", *births)
     children = []
     for i in range(MAX_CHILDREN):
@@ -187,6 +192,7 @@ def household_frame(ids: DataFrame, spec: SynthSpec, cafs: Sequence[tuple[str, f
         F.when(in_out, F.least("rsa_a", "rsa_b")).otherwise(F.col("rsa_a")).alias("rsa_start"),
         F.when(in_out, F.greatest("rsa_a", "rsa_b")).otherwise(F.col("rsa_b")).alias("rsa_end"),
     ).drop("exit_drawn", "rsa_a", "rsa_b", "rsa_drawn", "n_children_drawn", "eldest_age", "eldest_birth",
+           "head_age_drawn",
            *[f"child{i + 1}_born" for i in range(MAX_CHILDREN)],
            "child_activity_16plus_values", "child_activity_16plus_bounds")
 
