@@ -110,6 +110,14 @@ class Quality(Strict):
     gx_unexpected_examples: NonNegativeInt
 
 
+class Monitoring(Strict):
+    """The monitoring of MONITORING.md; its other settings come with the monitoring job."""
+
+    # Pairs of population attributes (conf/populations.yaml) also reported crossed.
+    intersections: Annotated[tuple[Annotated[tuple[NonEmptyStr, NonEmptyStr], list_to_tuple], ...],
+                             list_to_tuple] = ()
+
+
 class Settings(Strict):
     """The merged YAML settings, before paths are resolved and reference data loaded."""
 
@@ -123,7 +131,9 @@ class Settings(Strict):
     cafs_file: NonEmptyStr
     smic_file: NonEmptyStr
     synth_file: NonEmptyStr
+    populations_file: NonEmptyStr
     capacity: Capacity
     control_delays: ControlDelays
     quality: Quality
     rules: Rules
+    monitoring: Monitoring
