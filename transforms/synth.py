@@ -564,4 +564,5 @@ def dmde_controls(households: DataFrame, spec: SynthSpec, period: Period, seed: 
         F.when(F.col("over").isNotNull(), (1 + F.col("u_months") * 24).cast("int")).otherwise(0)
          .alias("overpayment_months"),
         (F.col("over").isNotNull() & (F.col("u_fraud") < 0.05)).alias("fraud"),
+        F.lit(None).cast("date").alias("target_score_month"),   # drawn by archetype risk, not from a list
     )

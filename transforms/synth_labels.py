@@ -69,4 +69,5 @@ def outcomes(labelled: DataFrame, spec: ModelSpec, intercepts: Mapping[str, floa
         F.round(under, 2).cast(MONEY).alias("underpayment_eur"),
         over_months.cast("int").alias("overpayment_months"),
         (target & (u("opbd_fraud") < 0.05)).alias("fraud"),
+        F.lit(None).cast("date").alias("target_score_month"),   # a random draw, not from a list
     )
