@@ -115,7 +115,15 @@ class Config(Settings):
                                "and 971, 972, 973, 974, 976")
 
     def synth(self) -> SynthSpec:
-        return load_synth_spec(self.synth_file)
+        """The generator's spec, its truth and outcomes checked against the model file and
+        the populations they name."""
+        spec = load_synth_spec(self.synth_file)
+        problems = [(("truth", *loc), problem) for loc, problem in spec.truth.check(self.model, self.populations)]
+        problems += [(("outcomes", *loc), problem) for loc, problem in spec.outcomes.check(self.model.target)]
+        if problems:
+            raise ConfigError.from_issues(Issue(display(self.synth_file), format_path(loc), problem)
+                                          for loc, problem in problems)
+        return spec
 
 
 # ---------------------------------------------------------------------------------------
