@@ -27,7 +27,12 @@ from transforms.features import KEY, MonthWindows, at_score_month
 from transforms.model import in_band
 
 SNAPSHOT_COLUMNS = ("couple", "head_sex", "head_nationality", "head_birth_date", "residence")
-RSA_BENEFITS = ("RSA",)
+SINGLE, SINGLE_PARENT, COUPLE = pop.FAMILY_SITUATIONS
+METROPOLE, DROM = pop.TERRITORIES
+RSA, NO_RSA = pop.MINIMUM_INCOME
+AAH_OR_AEEH, NO_DISABILITY_BENEFIT = pop.DISABILITY
+YES, NO = pop.YES_NO
+RSA_BENEFITS = ("RSA",)                   # benefit codes of domain.codes.BENEFITS
 DISABILITY_BENEFITS = ("AAH", "AEEH")
 
 
@@ -46,7 +51,7 @@ def banded(value: Column, categories: Sequence[Category]) -> Column:
 
 
 def yes_no(is_yes: Column, is_known: Column) -> Column:
-    return F.when(is_yes, F.lit("YES")).when(is_known, F.lit("NO")).otherwise(F.lit(UNKNOWN))
+    return F.when(is_yes, F.lit(YES)).when(is_known, F.lit(NO)).otherwise(F.lit(UNKNOWN))
 
 
 def snapshot_attributes(households: DataFrame, cal: Calendar) -> DataFrame:
@@ -106,9 +111,9 @@ def protected_attributes(features: DataFrame, households: DataFrame, members: Da
         return F.coalesce(F.col(name), F.lit(False))
 
     is_couple = F.col("couple")
-    family = (F.when(is_couple, F.lit("COUPLE"))
-              .when(flag("child_present"), F.lit("SINGLE_PARENT"))
-              .otherwise(F.lit("SINGLE")))
+    family = (F.when(is_couple, F.lit(COUPLE))
+              .when(flag("child_present"), F.lit(SINGLE_PARENT))
+              .otherwise(F.lit(SINGLE)))
     # Head's and partner's activities known: the head's recorded, and the partner's if a couple.
     adults_known = flag("head_activity_recorded") & (
         ~F.coalesce(is_couple, F.lit(True)) | flag("partner_activity_recorded"))
@@ -119,11 +124,11 @@ def protected_attributes(features: DataFrame, households: DataFrame, members: Da
         "nationality": coded(F.col("head_nationality"), pop.RULE_CATEGORIES["nationality"]),
         "residence": coded(F.col("residence"), pop.RULE_CATEGORIES["residence"]),
         "territory": F.when(caf.isNull(), F.lit(UNKNOWN))
-                      .when(caf.isin(*DROM_CAFS), F.lit("DROM")).otherwise(F.lit("METROPOLE")),
+                      .when(caf.isin(*DROM_CAFS), F.lit(DROM)).otherwise(F.lit(METROPOLE)),
         "income_band": banded(F.col("resources_smic_ratio"), spec.attribute("income_band").categories),
-        "minimum_income": F.when(flag("rsa_paid"), F.lit("RSA")).otherwise(F.lit("NO_RSA")),
+        "minimum_income": F.when(flag("rsa_paid"), F.lit(RSA)).otherwise(F.lit(NO_RSA)),
         "age_band": banded(completed_age("head_birth_date", w.score_month), spec.attribute("age_band").categories),
-        "disability": F.when(flag("disability_paid"), F.lit("AAH_OR_AEEH")).otherwise(F.lit("NONE")),
+        "disability": F.when(flag("disability_paid"), F.lit(AAH_OR_AEEH)).otherwise(F.lit(NO_DISABILITY_BENEFIT)),
         "student": yes_no(flag("adult_student"), adults_known),
         "self_employed": yes_no(flag("adult_self_employed"), adults_known),
     }
