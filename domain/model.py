@@ -9,6 +9,7 @@ no model: a new model version is a new file.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -54,24 +55,23 @@ class Blend(Strict):
     window_months: PositiveInt  # the period a control covers
 
 
-class Modality(Strict):
+class Band(Strict):
+    """A class of values with its code and label: a number's class is `exact`, or a band
+    [lower, upper) with either edge omitted for an unbounded one; a class of codes (a
+    categorical modality) has neither."""
+
     code: NonEmptyStr
     label: NonEmptyStr
-    # Banded variables only: `exact`, or a band [lower, upper) with either edge omitted
-    # for an unbounded one.
     exact: Finite | None = None
     lower: Finite | None = None
     upper: Finite | None = None
-    odds_ratio: dict[str, Positive]  # model name -> published odds ratio
-    share: Percent  # % of the published sample in this modality
-    target_share: Percent  # % of this modality's sample in the target
 
     @property
     def is_band(self) -> bool:
         return self.lower is not None or self.upper is not None
 
     @model_validator(mode="after")
-    def _one_form(self) -> Modality:
+    def _one_form(self) -> Band:
         problems = []
         if self.exact is not None and self.is_band:
             problems.append((("exact",), "use either `exact` or `lower`/`upper`, not both"))
@@ -80,6 +80,47 @@ class Modality(Strict):
                                          f"upper={self.upper:g})"))
         raise_problems(problems)
         return self
+
+
+def band_problems(bands: Sequence[Band], field: str, kind: str, what: str
+                  ) -> list[tuple[tuple[str | int, ...], str]]:
+    """What is wrong with `bands` (the items of `field`) for a `kind` ("categorical": no
+    band fields; "banded": each an exact value or a band, the bands tiling an interval in
+    listed order, so that every value matches exactly one)."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    if kind == "categorical":
+        for i, band in enumerate(bands):
+            for name in ("exact", "lower", "upper"):
+                if getattr(band, name) is not None:
+                    problems.append(((field, i, name), f"a categorical {what} has no band fields"))
+        return problems
+    ranges = []
+    for i, band in enumerate(bands):
+        if band.exact is None and not band.is_band:
+            problems.append(((field, i), f"a banded {what} needs `exact` or `lower`/`upper`"))
+        elif band.is_band:
+            ranges.append((i, band))
+    for (_, previous), (i, band) in zip(ranges, ranges[1:]):
+        if previous.upper is None:
+            problems.append(((field, i), f"comes after a band unbounded above ({previous.code}): "
+                                         "bands must be listed in increasing order"))
+        elif band.lower is None:
+            problems.append(((field, i, "lower"), "only the first band may be unbounded below"))
+        elif band.lower < previous.upper:
+            problems.append(((field, i, "lower"),
+                             f"bands must be in increasing order: lower {band.lower:g} is "
+                             f"below the previous band's upper {previous.upper:g}"))
+        elif band.lower > previous.upper:
+            problems.append(((field, i, "lower"),
+                             f"bands must be contiguous: lower {band.lower:g} leaves a gap "
+                             f"after the previous band's upper {previous.upper:g}"))
+    return problems
+
+
+class Modality(Band):
+    odds_ratio: dict[str, Positive]  # model name -> published odds ratio
+    share: Percent  # % of the published sample in this modality
+    target_share: Percent  # % of this modality's sample in the target
 
 
 class Variable(Strict):
@@ -128,40 +169,7 @@ class Variable(Strict):
         return self
 
     def _band_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
-        problems = []
-        if self.kind == "categorical":
-            for i, modality in enumerate(self.modalities):
-                for field in ("exact", "lower", "upper"):
-                    if getattr(modality, field) is not None:
-                        problems.append((("modalities", i, field),
-                                         "a categorical modality has no band fields"))
-            return problems
-        bands = []
-        for i, modality in enumerate(self.modalities):
-            if modality.exact is None and not modality.is_band:
-                problems.append((("modalities", i),
-                                 "a banded modality needs `exact` or `lower`/`upper`"))
-            elif modality.is_band:
-                bands.append((i, modality))
-        # The bands, in listed order, must tile an interval: each starts where the
-        # previous one ends, so every value matches exactly one band.
-        for (_, previous), (i, band) in zip(bands, bands[1:]):
-            if previous.upper is None:
-                problems.append((("modalities", i),
-                                 f"comes after a band unbounded above ({previous.code}): "
-                                 "bands must be listed in increasing order"))
-            elif band.lower is None:
-                problems.append((("modalities", i, "lower"),
-                                 "only the first band may be unbounded below"))
-            elif band.lower < previous.upper:
-                problems.append((("modalities", i, "lower"),
-                                 f"bands must be in increasing order: lower {band.lower:g} is "
-                                 f"below the previous band's upper {previous.upper:g}"))
-            elif band.lower > previous.upper:
-                problems.append((("modalities", i, "lower"),
-                                 f"bands must be contiguous: lower {band.lower:g} leaves a gap "
-                                 f"after the previous band's upper {previous.upper:g}"))
-        return problems
+        return band_problems(self.modalities, "modalities", self.kind, "modality")
 
 
 class ModelSpec(Strict):

@@ -10,12 +10,8 @@ from statistics import NormalDist
 # §0: a national row's `caf`.
 NATIONAL = "ALL"
 
-# §1: the protected attributes and other populations, in the note's order. The
+# §1: the attributes and their categories are data (conf/populations.yaml). The
 # `attribute = 'ALL'` rows are the totals of a selection (or band).
-PROTECTED_ATTRIBUTES: tuple[str, ...] = (
-    "family_situation", "sex", "nationality", "residence", "territory", "income_band",
-    "minimum_income", "age_band", "disability", "student", "self_employed",
-)
 ALL_ATTRIBUTES = "ALL"
 UNKNOWN_CATEGORY = "UNKNOWN"  # a missing source value: reported like any other category
 INTERSECTION_SEPARATOR = "×"  # `family_situation×sex`, `SINGLE_PARENT×F`

@@ -12,7 +12,6 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from domain.errors import raise_problems
-from domain.monitoring import PROTECTED_ATTRIBUTES
 from domain.types import (
     CafCode, IsoDate, Month, NonEmptyStr, NonNegative, NonNegativeInt, Positive, PositiveInt, Share,
     SparkValue, Strict, list_to_tuple,
@@ -204,12 +203,8 @@ class MonitoringSettings(Strict):
                                               f"falls in a bin (got {self.score_bins[0]:g} … "
                                               f"{self.score_bins[-1]:g})"))
         seen: dict[frozenset[str], int] = {}
-        for i, pair in enumerate(self.intersections):
-            unknown = [name for name in pair if name not in PROTECTED_ATTRIBUTES]
-            if unknown:
-                problems.append((("intersections", i), f"unknown attribute(s) {', '.join(unknown)} "
-                                                       f"(known: {', '.join(PROTECTED_ATTRIBUTES)})"))
-            elif pair[0] == pair[1]:
+        for i, pair in enumerate(self.intersections):  # names: checked against conf/populations.yaml
+            if pair[0] == pair[1]:
                 problems.append((("intersections", i), f"crosses {pair[0]} with itself"))
             elif frozenset(pair) in seen:
                 problems.append((("intersections", i), f"duplicate of intersections[{seen[frozenset(pair)]}]"))
@@ -232,6 +227,7 @@ class Settings(Strict):
     cafs_file: NonEmptyStr
     smic_file: NonEmptyStr
     synth_file: NonEmptyStr
+    populations_file: NonEmptyStr
     capacity: Capacity
     control_delays: ControlDelays
     quality: Quality

@@ -6,11 +6,14 @@ population on the published shares means editing this file, not the code.
 """
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.codes import ACTIVITIES, NATIONALITIES, RESIDENCES
+from domain.model import ModelSpec, Target
+from domain.populations import PopulationsSpec
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Weights = dict[str, Annotated[float, Field(ge=0.0)]]
@@ -60,8 +63,12 @@ class Archetype(Strict):
     children: Weights = {"0": 1.0}
     eldest_child_age: Range = Range(min=0, max=0)
     child_activity_16plus: Weights = {"STUDENT": 1.0}
-    head_age: Range
-    female_head: Probability = 0.5
+    # Monitoring attributes of the head (MONITORING.md §1, §7): drawn per archetype so that
+    # the populations the monitoring compares differ as they plausibly do. Never model inputs.
+    head_age: Range                    # at the period's end; raised to stay a parent (below)
+    female_head: Probability
+    nationality: Weights
+    residence: Weights
     resources_smic: Weights
     rsa: Weights = {"none": 1.0}
     pa: Probability = 0.0              # claims the activity bonus when it has earnings
@@ -83,6 +90,16 @@ class Archetype(Strict):
     @classmethod
     def _activities(cls, v: Weights, info) -> Weights:
         return _check_weights(v, set(ACTIVITIES), info.field_name)
+
+    @field_validator("nationality")
+    @classmethod
+    def _nationality(cls, v: Weights) -> Weights:
+        return _check_weights(v, set(NATIONALITIES), "nationality")
+
+    @field_validator("residence")
+    @classmethod
+    def _residence(cls, v: Weights) -> Weights:
+        return _check_weights(v, set(RESIDENCES), "residence")
 
     @field_validator("children")
     @classmethod
@@ -181,24 +198,148 @@ class Controls(Strict):
     dmde_per_year_national: int = Field(gt=0)
     opbd_per_year_national: int = Field(gt=0)
     opbd_min: int = Field(ge=0)
-    dmde_impact_share: Probability
-    on_site_share: Probability
+    on_site_share: Probability          # DMDE and OTHER controls
+    opbd_on_site_share: Probability
     other_per_year_share: Probability
+    # The past DMDE and OTHER controls the generator writes are not drawn from lists (that is
+    # `dmde simulate-controls`): their outcomes come from this target rate per origin.
+    target_rate: dict[str, Probability]
+
+    @field_validator("target_rate")
+    @classmethod
+    def _origins(cls, v: dict[str, float]) -> dict[str, float]:
+        if set(v) != {"DMDE", "OTHER"}:
+            raise ValueError(f"needs exactly DMDE and OTHER (got {', '.join(sorted(v)) or 'none'})")
+        return v
 
 
-class SynthSpec(Strict):
-    entering_share: Probability
-    leaving_share: Probability
+def log_uniform_mean(low: float, high: float) -> float:
+    """Mean of low·(high/low)^u, u uniform in [0, 1): how the outcomes draw amounts."""
+    return low if high == low else (high - low) / math.log(high / low)
+
+
+class Outcomes(Strict):
+    """What a control finds, coherent with the model's target (an overpayment of at least
+    the target's euros over at least its months, conf/models): in the target, such an
+    overpayment; outside it, a smaller or shorter overpayment, an underpayment ("rappel")
+    or nothing. Amounts are log-uniform; fraud only where an overpayment was found."""
+    target_max_eur: float = Field(gt=0)        # in the target: from the target's minimum to this
+    max_months: int = Field(gt=0)              # months of an overpayment, at most
+    other_overpayment: Probability             # outside the target: a smaller or shorter overpayment
+    other_overpayment_eur: Range               # (from the target's minimum: shorter than its months)
+    underpayment: Probability                  # outside the target, otherwise: an underpayment
+    underpayment_eur: Range
+    fraud_given_target: Probability
+    fraud_given_other_overpayment: Probability
+
+    @model_validator(mode="after")
+    def _shares(self) -> "Outcomes":
+        if self.other_overpayment + self.underpayment > 1:
+            raise ValueError("other_overpayment + underpayment must be <= 1 (they exclude each other)")
+        if self.other_overpayment_eur.min <= 0 or self.underpayment_eur.min <= 0:
+            raise ValueError("amounts are log-uniform: their min must be > 0")
+        return self
+
+    def check(self, target: Target) -> list[tuple[tuple[str, ...], str]]:
+        """Problems against the model's target (which the amounts must be coherent with)."""
+        problems = []
+        if self.target_max_eur < target.overpayment_min_eur:
+            problems.append((("target_max_eur",), f"must be >= the target's {target.overpayment_min_eur:g} €"))
+        if self.max_months < target.overpayment_min_months:
+            problems.append((("max_months",), f"must be >= the target's {target.overpayment_min_months} months"))
+        return problems
+
+    def expected_amounts(self, target: Target, target_rate: float) -> tuple[float, float]:
+        """(overpayments, underpayments) found per control, in expectation, at this target rate."""
+        outside = 1.0 - target_rate
+        over = (target_rate * log_uniform_mean(target.overpayment_min_eur, self.target_max_eur)
+                + outside * self.other_overpayment * log_uniform_mean(self.other_overpayment_eur.min,
+                                                                      self.other_overpayment_eur.max))
+        under = outside * self.underpayment * log_uniform_mean(self.underpayment_eur.min, self.underpayment_eur.max)
+        return over, under
+
+
+BLEND = "blend"
+
+
+class PlantedOddsRatio(Strict):
+    """The truth's odds ratio of one modality of the model file, in every model that has the
+    variable, instead of the published one."""
+    variable: str
+    modality: str
+    odds_ratio: float = Field(gt=0)
+
+
+class AttributeEffect(Strict):
+    """Households of one population category (conf/populations.yaml) have `odds` times the
+    odds of being in the target that the model gives them: a planted effect the model lacks."""
+    attribute: str
+    category: str
+    odds: float = Field(gt=0)
+
+
+class Truth(Strict):
+    """The model that draws control outcomes (MONITORING.md §7 (2)), as data: by default the
+    model file's blend, its intercepts set so that the OPBD sample hits the published target
+    rate; or one model alone, different odds ratios, a planted attribute effect (both
+    included when the intercepts are set), and an intercept shift added afterwards (a
+    planted miscalibration: the drawn rate moves away from the published one)."""
+    model: str = BLEND                  # "blend", or the name of one model of the model file
+    intercept_shift: float = 0.0
+    odds_ratios: list[PlantedOddsRatio] = []
+    attribute_effect: AttributeEffect | None = None
+
+    def models(self, spec: ModelSpec) -> list[str]:
+        return [spec.blend.before, spec.blend.after] if self.model == BLEND else [self.model]
+
+    def check(self, spec: ModelSpec, populations: PopulationsSpec) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems against the model file and the populations (the names the truth uses)."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if self.model != BLEND and self.model not in spec.models:
+            problems.append((("model",), f"must be {BLEND!r} or a model of {spec.version} "
+                                         f"({', '.join(spec.models)}), got {self.model!r}"))
+            return problems
+        variables = {v.name: v for v in spec.variables}
+        for i, planted in enumerate(self.odds_ratios):
+            variable = variables.get(planted.variable)
+            if variable is None:
+                problems.append((("odds_ratios", i, "variable"), f"no variable {planted.variable!r} in {spec.version}"))
+            elif planted.modality not in variable.codes():
+                problems.append((("odds_ratios", i, "modality"), f"no modality {planted.modality!r} of "
+                                 f"{planted.variable} (known: {', '.join(variable.codes())})"))
+            elif not any(variable.in_model(m) for m in self.models(spec)):
+                problems.append((("odds_ratios", i, "variable"),
+                                 f"{planted.variable} is in none of the truth's models ({', '.join(self.models(spec))})"))
+        effect = self.attribute_effect
+        if effect is not None:
+            if effect.attribute not in populations.attributes:
+                problems.append((("attribute_effect", "attribute"), f"no attribute {effect.attribute!r} "
+                                 f"(known: {', '.join(populations.attributes)})"))
+            elif effect.category not in populations.codes(effect.attribute):
+                problems.append((("attribute_effect", "category"), f"no category {effect.category!r} of "
+                                 f"{effect.attribute} (known: {', '.join(populations.codes(effect.attribute))})"))
+        return problems
+
+    def model_spec(self, spec: ModelSpec) -> ModelSpec:
+        """The model file with the truth's odds ratios in place of the published ones."""
+        planted = {(p.variable, p.modality): p.odds_ratio for p in self.odds_ratios}
+        if not planted:
+            return spec
+        variables = []
+        for variable in spec.variables:
+            modalities = tuple(
+                m.model_copy(update={"odds_ratio": {name: planted[(variable.name, m.code)] for name in m.odds_ratio}})
+                if (variable.name, m.code) in planted else m for m in variable.modalities)
+            variables.append(variable.model_copy(update={"modalities": modalities}))
+        return spec.model_copy(update={"variables": tuple(variables)})
+
+
+class NationalShares(Strict):
+    """What the archetypes' tables must add up to, weighted by the archetypes' weights: the
+    national shares the generator drew from before they depended on the archetype."""
     nationality: Weights
     residence: Weights
-    other_events_per_year: float = Field(ge=0)
-    other_event_codes: list[str]
-    quarterly_resources_swing: float = Field(default=0.0, ge=0, lt=1)   # ± share of the level
-    child_spacing_years: Range = Range(min=1.5, max=2.5)                  # between two children
-    scales: Scales
-    declarations: Declarations
-    controls: Controls
-    archetypes: dict[str, Archetype]
+    tolerance: Probability             # allowed |weighted share - national share|
 
     @field_validator("nationality")
     @classmethod
@@ -209,3 +350,51 @@ class SynthSpec(Strict):
     @classmethod
     def _residence(cls, v: Weights) -> Weights:
         return _check_weights(v, set(RESIDENCES), "residence")
+
+
+def _normalised(weights: Weights) -> dict[str, float]:
+    total = sum(weights.values())
+    return {k: v / total for k, v in weights.items()}
+
+
+class SynthSpec(Strict):
+    entering_share: Probability
+    leaving_share: Probability
+    national_shares: NationalShares
+    parent_min_age: float = Field(ge=0)   # a head is at least this much older than the eldest child
+    other_events_per_year: float = Field(ge=0)
+    other_event_codes: list[str]
+    quarterly_resources_swing: float = Field(default=0.0, ge=0, lt=1)   # ± share of the level
+    child_spacing_years: Range = Range(min=1.5, max=2.5)                  # between two children
+    scales: Scales
+    declarations: Declarations
+    controls: Controls
+    outcomes: Outcomes
+    truth: Truth
+    archetypes: dict[str, Archetype]
+
+    def weighted_shares(self, attribute: str) -> dict[str, float]:
+        """The national share of each value of an archetype table (`nationality`,
+        `residence`): the archetypes' tables weighted by the archetypes' weights."""
+        total = sum(a.weight for a in self.archetypes.values())
+        shares: dict[str, float] = {}
+        for a in self.archetypes.values():
+            for value, share in _normalised(getattr(a, attribute)).items():
+                shares[value] = shares.get(value, 0.0) + a.weight / total * share
+        return shares
+
+    @model_validator(mode="after")
+    def _national_shares_hold(self) -> "SynthSpec":
+        problems = []
+        for attribute in ("nationality", "residence"):
+            national = _normalised(getattr(self.national_shares, attribute))
+            weighted = self.weighted_shares(attribute)
+            for value in sorted(set(national) | set(weighted)):
+                gap = weighted.get(value, 0.0) - national.get(value, 0.0)
+                if abs(gap) > self.national_shares.tolerance:
+                    problems.append(f"{attribute} {value}: the archetypes give {weighted.get(value, 0.0):.3f}, "
+                                    f"national_shares says {national.get(value, 0.0):.3f} "
+                                    f"(tolerance {self.national_shares.tolerance:g})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self

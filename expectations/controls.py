@@ -1,16 +1,20 @@
-"""Suite of `controls`: past controls (before the score month), for eligibility."""
+"""Suite of `controls`: past controls (before the score month), for eligibility, and the
+list a DMDE control was taken from (`target_score_month`, for the monitoring)."""
 from __future__ import annotations
 
 from datetime import timedelta
 
 from domain.codes import MODES, ORIGINS
 from expectations.rules import (
-    BOOLEAN, DATE, INT, MONEY, STRING, Parameters, TableSuite, between, in_set, not_null,
+    BOOLEAN, DATE, INT, MONEY, STRING, Ordered, Parameters, TableSuite, between, in_set, not_null,
 )
 
 SCHEMA = {
     "household_id": STRING, "control_date": DATE, "origin": STRING, "mode": STRING,
     "overpayment_eur": MONEY, "underpayment_eur": MONEY, "overpayment_months": INT, "fraud": BOOLEAN,
+    # the score month of the list a DMDE control was taken from; null for OPBD, OTHER and
+    # off-list controls (and in tables written before the column: jobs/lib/sources.py)
+    "target_score_month": DATE,
 }
 
 
@@ -35,5 +39,8 @@ def suite(p: Parameters) -> TableSuite:
             between("underpayment_eur", 0, p.max_control_eur, ceiling),
             between("overpayment_months", 0, p.max_overpayment_months,
                     "months, conf quality.ceilings.overpayment_months"),
+            Ordered(name="list_before_control", first="target_score_month", then="control_date",
+                    description="a control is taken from a list of its month or an earlier one "
+                                "(target_score_month on or before control_date)"),
         ),
     )

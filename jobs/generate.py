@@ -20,10 +20,16 @@ from domain.errors import DmdeError
 from domain.synth import SynthSpec
 from jobs.lib import tables
 from jobs.lib.config import Config
-from jobs.lib.opbd import features_at_control, fit_intercepts
+from jobs.lib.opbd import features_at_control, fit_intercepts, with_population_category
 from jobs.lib.runner import JobContext, Progress, job_main, month_argument
 from jobs.lib.sources import read_sources
 from transforms import synth, synth_labels
+
+
+# The intercepts' common shift that makes the drawn OPBD rate the published one is searched
+# in ±BISECTION_RANGE (log-odds), halving the interval BISECTION_STEPS times.
+BISECTION_RANGE = 3.0
+BISECTION_STEPS = 14
 
 
 class GenerationError(DmdeError):
@@ -63,7 +69,7 @@ def generate(spark: SparkSession, config: Config, *, households: int, start: dat
         "declarations": lambda: synth.declarations_table(frame, spec, period, config.smic_table, seed),
         "events": lambda: synth.events_table(months, spec, seed),
         # OPBD outcomes need the variables of the tables written above
-        "controls": lambda: synth.dmde_controls(frame, spec, period, seed).unionByName(
+        "controls": lambda: synth.dmde_controls(frame, spec, config.model.target, period, seed).unionByName(
             opbd_controls(spark, config, spec, households, period, seed)),
     }
 
@@ -77,35 +83,42 @@ def generate(spark: SparkSession, config: Config, *, households: int, start: dat
 
 def opbd_controls(spark: SparkSession, config: Config, spec: SynthSpec, households: int, period: synth.Period,
                   seed: int) -> DataFrame:
-    """The random-control sample of the extract's last 12 months, labelled by the published
-    model applied to the variables the scoring job computes (the sources just written,
-    which the generator makes rule-abiding: they are not validated again)."""
-    c = spec.controls
+    """The random-control sample of the extract's last 12 months, its outcomes drawn from the
+    truth (`synth.truth`) applied to the variables the scoring job computes (the sources just
+    written, which the generator makes rule-abiding: they are not validated again)."""
+    c, truth = spec.controls, spec.truth
     wanted = max(c.opbd_min, round(c.opbd_per_year_national * households / c.national_households))
     sample_months = min(12, period.months - 1)
     snapshots = tables.read_source(spark, config, "households")
     sample = synth_labels.draw_sample(snapshots, last_month=period.end, months=sample_months,
                                       probability=min(1.0, wanted / households), seed=seed)
     span = Span(config.calendar(add_months(period.end, 1 - sample_months)), config.calendar(period.end))
-    model_spec = config.model
-    labelled = features_at_control(spark, config, read_sources(spark, config, span, with_controls=False), span,
-                                   sample, model_spec).persist()
-    rate = model_spec.target.published_rate
-    intercepts = {name: b0 for name, (b0, _, _) in fit_intercepts(labelled, model_spec, rate).items()}
-    # Shift both intercepts together until the drawn outcomes hit the published rate: a
-    # sample of a few thousand would otherwise miss it by a point by chance alone.
+    truth_spec = truth.model_spec(config.model)
+    sources = read_sources(spark, config, span, with_controls=False)
+    labelled = features_at_control(spark, config, sources, span, sample, truth_spec)
+    if truth.attribute_effect is not None:
+        labelled = with_population_category(config, sources, span, labelled, truth.attribute_effect.attribute,
+                                            synth_labels.PLANTED_CATEGORY)
+    labelled = labelled.persist()
+    rate = truth_spec.target.published_rate
+    intercepts = {name: b0 for name, (b0, _, _) in fit_intercepts(labelled, truth_spec, rate).items()}
+    # Shift the intercepts together until the drawn outcomes hit the published rate (the
+    # planted odds ratios and attribute effect included): a sample of a few thousand would
+    # otherwise miss it by a point by chance alone. The truth's own shift comes on top.
     size = labelled.count()
 
     def drawn_rate(shift: float) -> float:
         shifted = {name: b0 + shift for name, b0 in intercepts.items()}
-        return labelled.where(synth_labels.is_target(model_spec, shifted, seed)).count() / size
+        in_target = synth_labels.is_target(synth_labels.truth_probability(truth, truth_spec, shifted), seed)
+        return labelled.where(in_target).count() / size
 
-    low, high = -1.0, 1.0
-    for _ in range(12):  # the shift to 1/2000: far below one outcome of the sample
+    low, high = -BISECTION_RANGE, BISECTION_RANGE
+    for _ in range(BISECTION_STEPS):  # the shift to 1/2700: far below one outcome of the sample
         middle = (low + high) / 2
         low, high = (middle, high) if drawn_rate(middle) < rate else (low, middle)
-    shift = (low + high) / 2
-    return synth_labels.outcomes(labelled, model_spec, {n: b + shift for n, b in intercepts.items()}, seed)
+    shift = (low + high) / 2 + truth.intercept_shift
+    return synth_labels.opbd_controls(labelled, truth, truth_spec, {n: b + shift for n, b in intercepts.items()},
+                                      spec.outcomes, c, seed)
 
 
 def run(ctx: JobContext) -> int:

@@ -40,10 +40,12 @@ def population(spark, tmp_path_factory):
 
     data_dir = tmp_path_factory.mktemp("population")
     config = load_config(env="local", overrides={"data_dir": str(data_dir)})
-    counts = generate(spark, config, households=2500, start=date(2024, 6, 1), end=date(2026, 1, 1), seed=11)
+    households, start, end, seed = 2500, date(2024, 6, 1), date(2026, 1, 1), 11
+    counts = generate(spark, config, households=households, start=start, end=end, seed=seed)
     month = date(2026, 2, 1)
     spec = calibrate(spark, config, month)
     calibrated_model_path(config).parent.mkdir(parents=True, exist_ok=True)
     write_model(spec, calibrated_model_path(config))
     run = score_month(spark, config, month)
-    return SimpleNamespace(config=config, counts=counts, month=month, run=run, data_dir=data_dir)
+    return SimpleNamespace(config=config, counts=counts, month=month, run=run, data_dir=data_dir,
+                           households=households, start=start, end=end, seed=seed)

@@ -248,6 +248,7 @@ def test_control_delays(config, month, had_impact, months):
 
 
 MODEL = "conf/models/dmde_2025.yaml"
+POPULATIONS = "conf/populations.yaml"
 
 
 def edit_yaml(path, change):
@@ -328,6 +329,26 @@ BROKEN = {
     "unknown kind": (
         MODEL, lambda d: assign(d["variables"][2], "kind", "numeric"),
         f"{MODEL}: variables[2].kind: must be one of 'categorical' or 'banded'"),
+    "a category the rule cannot give": (
+        POPULATIONS, lambda d: assign(d["attributes"]["sex"]["categories"][1], "code", "X"),
+        f"{POPULATIONS}: attributes.sex.categories: the rule gives F, M (got F, X)"),
+    "UNKNOWN listed as a category": (
+        POPULATIONS, lambda d: d["attributes"]["residence"]["categories"].append(
+            {"code": "UNKNOWN", "label": "Inconnu"}),
+        f"{POPULATIONS}: attributes.residence.categories[3].code: 'UNKNOWN' is implicit"),
+    "age bands with a gap": (
+        POPULATIONS, lambda d: assign(d["attributes"]["age_band"]["categories"][2], "lower", 36),
+        f"{POPULATIONS}: attributes.age_band.categories[2].lower: bands must be contiguous: lower 36 "
+        "leaves a gap after the previous band's upper 35"),
+    "a band on a category of codes": (
+        POPULATIONS, lambda d: assign(d["attributes"]["sex"]["categories"][0], "lower", 0),
+        f"{POPULATIONS}: attributes.sex.categories[0].lower: a categorical attribute's category has no band fields"),
+    "an attribute missing": (
+        POPULATIONS, lambda d: d["attributes"].pop("territory"),
+        f"{POPULATIONS}: attributes: must list exactly the attributes of MONITORING.md §1"),
+    "an intersection with an unknown attribute": (
+        "conf/base.yaml", lambda d: assign(d["monitoring"], "intersections", [["family_situation", "gender"]]),
+        "conf/base.yaml: monitoring.intersections[0]: unknown attribute(s) gender"),
 }
 
 

@@ -6,9 +6,11 @@ from datetime import date
 import pytest
 from pyspark.sql import functions as F
 
+from domain.calendar import months_between
+from domain.synth import AttributeEffect
 from jobs.lib import delta
 from jobs.lib.config import load_config
-from jobs.generate import generate
+from jobs.generate import generate, opbd_controls
 from jobs.lib.config import load_synth_spec
 from jobs.lib.sources import SOURCE_TABLES
 from transforms import synth
@@ -140,3 +142,85 @@ def test_opbd_sample_is_about_18_percent_in_the_target(spark, population):
     target = opbd.where((F.col("overpayment_eur") >= 600) & (F.col("overpayment_months") >= 6)).count()
     assert n >= 1000
     assert abs(target / n - 0.18) < 0.03
+
+
+def test_monitoring_attributes_are_drawn_per_archetype(spark):
+    """MONITORING.md §7 (1): sex, age, nationality and residence depend on the archetype, so
+    that the populations of §1 differ; a head with children is old enough to be a parent."""
+    config = load_config(env="local")
+    spec = config.synth()
+    period = synth.Period(date(2025, 1, 1), 13)
+    cafs = [(c.code, c.relative_size, c.prefill_start) for c in config.cafs]
+    frame = synth.household_frame(spark.range(4000), spec, cafs, period, seed=3)
+    age = F.datediff(F.lit(period.end), "head_birth_date") / 365.25
+    rows = {r.archetype: r for r in frame.groupBy("archetype").agg(
+        F.avg((F.col("head_sex") == "F").cast("int")).alias("female"),
+        F.avg((F.col("head_nationality") == "NON_EU").cast("int")).alias("non_eu"),
+        F.avg((F.col("residence") == "URBAN").cast("int")).alias("urban"),
+        F.min(age).alias("youngest"), F.max(age).alias("oldest")).collect()}
+    assert rows["single_parent"].female > 0.75 > rows["self_employed"].female
+    assert rows["retiree"].youngest >= 62 and rows["student"].oldest <= 26
+    assert rows["student"].urban > 0.75 > 0.5 > rows["retiree"].urban
+    assert rows["single_earner_family"].non_eu > 2 * rows["dual_earner_family"].non_eu
+    eldest = frame.where(F.col("child1_birth").isNotNull()).select(
+        (F.datediff("child1_birth", "head_birth_date") / 365.25).alias("gap"))
+    assert eldest.agg(F.min("gap")).first()[0] >= spec.parent_min_age - 0.01
+
+
+def test_archetype_tables_must_give_the_national_shares():
+    """The archetypes' nationality and residence tables, weighted by the archetypes, keep the
+    national shares; a table that moves them is refused on load."""
+    spec = load_config(env="local").synth()
+    assert spec.weighted_shares("nationality") == pytest.approx(spec.national_shares.nationality, abs=0.01)
+    data = spec.model_dump()
+    data["archetypes"]["dual_earner_family"]["nationality"] = {"FR": 0.5, "EU": 0.1, "NON_EU": 0.4}
+    with pytest.raises(ValueError, match="nationality FR: the archetypes give"):
+        type(spec).model_validate(data)
+
+
+def test_control_outcomes_are_coherent(spark, population):
+    """Every origin: fraud only where an overpayment was found, an overpayment and an
+    underpayment never together, months only with an overpayment; no list yet."""
+    controls = source(spark, population, "controls")
+    over, under = F.col("overpayment_eur") > 0, F.col("underpayment_eur") > 0
+    assert controls.where(F.col("fraud") & ~over).count() == 0
+    assert controls.where(over & under).count() == 0
+    assert controls.where(over != (F.col("overpayment_months") > 0)).count() == 0
+    assert controls.where(F.col("target_score_month").isNotNull()).count() == 0
+
+
+def test_a_planted_attribute_effect_shows_in_the_opbd_target_rates(spark, population):
+    """A truth where men heads have 3 times the odds the model gives them: their observed
+    OPBD target rate is above the women's, by more than 5 points.
+
+    Sample: the shared population (2 500 households, 2024-06…2026-01, seed 11) with
+    `opbd_min` raised to sample everyone present: 2 367 OPBD controls, n_M = 1 072 and
+    n_F = 1 295. Without the effect (measured on this sample) men are *less* often in the
+    target than women, 17.2 % vs 18.7 % (they are fewer among single parents), so the
+    test cannot pass through the archetypes. With odds 3 and the intercepts reset so that
+    the sample stays 18 % in the target, logit p_M = -1.57 + ln 3 + s and
+    logit p_F = -1.47 + s (the groups' baseline logits); s = -0.575 keeps the mean at 18 %,
+    giving p_M ≈ 26.0 % and p_F ≈ 11.5 %, a difference of 14.5 points.
+    SE = √(0.260·0.740/1072 + 0.115·0.885/1295) = 1.6 points: the difference is 9 SE above
+    0 and (14.5 - 5) / 1.6 = 5.9 SE above the 5-point bar, so the test fails by chance with
+    probability below 1e-8; without the effect it sits 4 SE below the bar. (Measured: with
+    odds 2 instead, 22.4 % vs 14.4 %, as the same computation predicts: 22.8 % vs 14.0 %.)
+    """
+    config = population.config
+    spec = config.synth()
+    spec = spec.model_copy(update={
+        "truth": spec.truth.model_copy(update={"attribute_effect": AttributeEffect(attribute="sex", category="M",
+                                                                                    odds=3.0)}),
+        "controls": spec.controls.model_copy(update={"opbd_min": population.households})})
+    period = synth.Period(population.start, months_between(population.start, population.end) + 1)
+    controls = opbd_controls(spark, config, spec, population.households, period, population.seed)
+    snapshots = source(spark, population, "households").select(
+        "household_id", F.add_months("month", 1).alias("control_month"), "head_sex")
+    target = (F.col("overpayment_eur") >= 600) & (F.col("overpayment_months") >= 6)
+    rates = {r.head_sex: r for r in controls
+             .select("household_id", F.trunc("control_date", "month").alias("control_month"), target.alias("target"))
+             .join(snapshots, on=["household_id", "control_month"], how="inner")
+             .groupBy("head_sex").agg(F.count(F.lit(1)).alias("n"), F.avg(F.col("target").cast("int")).alias("rate"))
+             .collect()}
+    assert rates["M"].n > 1000 and rates["F"].n > 1000
+    assert rates["M"].rate - rates["F"].rate > 0.05

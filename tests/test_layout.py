@@ -58,3 +58,10 @@ def test_no_entry_point_is_imported_by_another_module_of_jobs():
 def test_every_module_directly_in_jobs_is_an_entry_point():
     entry_points = {module.split(".")[-1] for module, _ in JOBS.values()} | {"cli", "__init__"}
     assert {p.stem for p in (ROOT / "jobs").glob("*.py")} == entry_points
+
+
+def test_the_scoring_never_computes_the_populations():
+    """MONITORING.md §1: the populations are for the monitoring only (never model inputs)."""
+    scoring = ["jobs/score_month.py", "transforms/features.py", "transforms/model.py", "transforms/ranking.py"]
+    assert {p: sorted(m for m in imported_modules(ROOT / p) if "populations" in m) for p in scoring} == \
+        {p: [] for p in scoring}

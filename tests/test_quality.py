@@ -20,6 +20,7 @@ from jobs.lib import delta
 from jobs.cli import main
 from jobs.lib.config import load_config
 from jobs.score_month import score_month
+from jobs.lib.sources import read_sources
 from jobs.lib.validation import DataQualityError, check_source_schemas, parameters, schema_problems
 from transforms import quality
 from domain.calendar import Span
@@ -448,9 +449,10 @@ def corrupted(spark, population, tmp_path_factory):
     controls = _with(controls, _is(**c[2]), overpayment_eur=Decimal("-10.00"))
     controls = _with(controls, _is(**c[3]), overpayment_months=61)
     keys = ("household_id", "control_date", "origin")
-    controls = break_each(controls, "controls", last_rows(controls, keys, 8, where=F.col("control_date") < M), null_in(
+    controls = break_each(controls, "controls", last_rows(controls, keys, 9, where=F.col("control_date") < M), null_in(
         "household_id", "control_date", "origin", "mode", "overpayment_eur", "underpayment_eur",
-        "overpayment_months") + [("underpayment_eur", Decimal("-1.00"), "underpayment_eur_in_range")], keys, bad)
+        "overpayment_months") + [("underpayment_eur", Decimal("-1.00"), "underpayment_eur_in_range"),
+                                 ("target_score_month", M, "list_before_control")], keys, bad)
     rewrite(config, "controls", controls)
     bad += [("controls", key(**{**c[0], "origin": "AUDIT"}), "origin_in_set", 1),
             ("controls", key(**c[1]), "mode_in_set", 1),
@@ -574,6 +576,19 @@ def test_a_string_where_a_number_is_expected_exits_non_zero(spark, population, t
     assert "Source table payments" in error and "column amount_eur is string, expected decimal(12,2)" in error
     assert "dmde score --month 2026-02" in error
     assert output_versions(config) == before
+
+
+def test_a_controls_table_written_before_target_score_month_reads_it_as_null(spark, population, tmp_path):
+    """MONITORING.md §8.6: `controls` gained a nullable target_score_month; an older table
+    without it passes the schema check and is read with the column null."""
+    config = copy_population(population, tmp_path)
+    controls = delta.read_table(spark, config.source_path("controls"))
+    assert "target_score_month" in controls.columns
+    rewrite(config, "controls", controls.drop("target_score_month"), new_schema=True)
+    check_source_schemas(spark, config, M, expectations.suites(_params(config)), "run-1")
+    read = read_sources(spark, config, span(config)).controls
+    assert read.schema["target_score_month"].dataType == r.DATE
+    assert read.count() > 0 and read.where(F.col("target_score_month").isNotNull()).count() == 0
 
 
 def test_more_than_the_allowed_share_of_bad_rows_stops_the_run(spark, population, tmp_path):

@@ -228,13 +228,19 @@ def sample_features(sample: DataFrame, households: DataFrame, members: DataFrame
     scored at; `smic_eur` is then a Column of the row's M-1 (see `transforms.columns`).
     `cal` only gives the window lengths.
     """
+    stamped = at_sample_months(sample)
+    return compute_features(stamped(households), stamped(members), stamped(payments),
+                            stamped(declarations), stamped(events), cal=cal, smic_eur=smic_eur, rules=rules)
+
+
+def at_sample_months(sample: DataFrame):
+    """Transform: a source's rows of the sampled households (`sample`: household_id,
+    score_month), each stamped with the month(s) its household is scored at."""
     months = F.broadcast(sample.select(*KEY).distinct())
 
     def stamped(df: DataFrame) -> DataFrame:
         return df.join(months, on="household_id", how="inner")
-
-    return compute_features(stamped(households), stamped(members), stamped(payments),
-                            stamped(declarations), stamped(events), cal=cal, smic_eur=smic_eur, rules=rules)
+    return stamped
 
 
 def compute_features(households: DataFrame, members: DataFrame, payments: DataFrame,

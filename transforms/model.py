@@ -15,20 +15,21 @@ from datetime import date
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from domain.model import Modality, ModelSpec, Variable
+from domain.model import Band, ModelSpec, Variable
 from transforms.columns import month_number
 
 TOP_FACTORS = 3
 
 
-def _matches(value: Column, modality: Modality) -> Column:
-    if modality.exact is not None:
-        return value == F.lit(modality.exact)
+def in_band(value: Column, band: Band) -> Column:
+    """The value equals the band's `exact`, or lies in [lower, upper); null for a null value."""
+    if band.exact is not None:
+        return value == F.lit(band.exact)
     condition = F.lit(True)
-    if modality.lower is not None:
-        condition = condition & (value >= F.lit(modality.lower))
-    if modality.upper is not None:
-        condition = condition & (value < F.lit(modality.upper))
+    if band.lower is not None:
+        condition = condition & (value >= F.lit(band.lower))
+    if band.upper is not None:
+        condition = condition & (value < F.lit(band.upper))
     return condition
 
 
@@ -39,8 +40,8 @@ def modality(variable: Variable) -> Column:
         return F.when(value.isin(*variable.codes()), value)
     expr = None
     for m in variable.modalities:  # first match wins, in the file's order
-        expr = F.when(_matches(value, m), F.lit(m.code)) if expr is None else \
-            expr.when(_matches(value, m), F.lit(m.code))
+        expr = F.when(in_band(value, m), F.lit(m.code)) if expr is None else \
+            expr.when(in_band(value, m), F.lit(m.code))
     return expr
 
 
@@ -75,10 +76,13 @@ def sigmoid(logit: Column) -> Column:
     return 1.0 / (1.0 + F.exp(-logit))
 
 
-def probability(spec: ModelSpec, model: str, intercept: float | None = None) -> Column:
-    """p = 1 / (1 + exp(-(b0 + Σ ln OR))); b0 from the model file unless given."""
+def probability(spec: ModelSpec, model: str, intercept: float | None = None,
+                offset: Column | None = None) -> Column:
+    """p = 1 / (1 + exp(-(b0 + Σ ln OR))); b0 from the model file unless given. `offset`:
+    log-odds added for every row (a synthetic truth's planted effect; never in scoring)."""
     b0 = spec.intercept_of(model) if intercept is None else intercept
-    return sigmoid(F.lit(b0) + linear_predictor(spec, model))
+    logit = F.lit(b0) + linear_predictor(spec, model)
+    return sigmoid(logit if offset is None else logit + offset)
 
 
 def after_weight(spec: ModelSpec, score_month: date | Column, prefill_start: Column) -> Column:
@@ -95,13 +99,14 @@ def blend(spec: ModelSpec, p_before: Column, p_after: Column, weight: Column) ->
 
 
 def blended_probability(spec: ModelSpec, score_month: date | Column, prefill_start: Column,
-                        intercepts: Mapping[str, float] | None = None) -> Column:
+                        intercepts: Mapping[str, float] | None = None, offset: Column | None = None) -> Column:
     """The score itself, as one Column (the generator's outcomes use it with their own
-    intercepts); `score` below keeps each model's probability as a column."""
+    intercepts, and an `offset` added to each model's log-odds); `score` below keeps each
+    model's probability as a column."""
     intercepts = intercepts or {}
     before, after = spec.blend.before, spec.blend.after
-    return blend(spec, probability(spec, before, intercepts.get(before)),
-                 probability(spec, after, intercepts.get(after)),
+    return blend(spec, probability(spec, before, intercepts.get(before), offset),
+                 probability(spec, after, intercepts.get(after), offset),
                  after_weight(spec, score_month, prefill_start))
 
 

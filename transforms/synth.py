@@ -22,8 +22,10 @@ from pyspark.sql import functions as F
 
 from domain.calendar import add_months, is_quarter_start, month_index
 from domain.codes import MONEY, WORKING
+from domain.model import Target
 from domain.synth import SynthSpec, parse_band
-from transforms.columns import categorical, completed_age, cumulative, in_force, month_number, pick, uniform
+from transforms import synth_labels
+from transforms.columns import by_key, categorical, cumulative, in_force, month_number, pick, uniform
 
 MAX_CHILDREN = 6
 
@@ -67,7 +69,7 @@ def _smic(smic: Sequence[tuple[date, float]], month: Column) -> Column:
 
 
 CATEGORICAL_FIELDS = ("head_activity", "partner_activity", "children", "child_activity_16plus",
-                      "resources_smic", "rsa")
+                      "resources_smic", "rsa", "nationality", "residence")
 TRAITS = ("pa", "housing_aid", "aah", "aeeh", "cmg", "guardianship", "alimony",
           "self_employment_change", "conlogetu", "proacc", "allowance", "downward_corrector")
 
@@ -128,11 +130,10 @@ def household_frame(ids: DataFrame, spec: SynthSpec, cafs: Sequence[tuple[str, f
         draw("partner_activity").alias("partner_activity"),
         draw("children").cast("int").alias("n_children_drawn"),
         between("eldest_min", "eldest_max", "eldest_age").alias("eldest_age"),
-        F.date_sub(end, (between("head_age_min", "head_age_max", "head_age") * 365.25).cast("int"))
-         .alias("head_birth_date"),
+        between("head_age_min", "head_age_max", "head_age").alias("head_age_drawn"),
         F.when(u("sex") < F.col("female_head_p"), "F").otherwise("M").alias("head_sex"),
-        categorical(u("nationality"), spec.nationality).alias("head_nationality"),
-        categorical(u("residence"), spec.residence).alias("residence"),
+        draw("nationality").alias("head_nationality"),
+        draw("residence").alias("residence"),
         F.round(F.element_at("band_low", band) + u("ratio") *
                 (F.element_at("band_high", band) - F.element_at("band_low", band)), 4).alias("ratio"),
         draw("rsa").alias("rsa_drawn"),
@@ -163,8 +164,14 @@ def household_frame(ids: DataFrame, spec: SynthSpec, cafs: Sequence[tuple[str, f
         if i:
             offset = offset + spacing.min + u("child_gap", F.lit(i)) * (spacing.max - spacing.min)
         births.append(F.date_add(F.col("eldest_birth"), (offset * 365.25).cast("int")).alias(f"child{i + 1}_born"))
+    # A parent is at least `parent_min_age` older than the eldest child: the archetype's age
+    # range is raised where the drawn child would otherwise make the head too young.
+    head_age = F.when(F.col("n_children_drawn") > 0,
+                      F.greatest("head_age_drawn", F.col("eldest_age") + spec.parent_min_age)) \
+        .otherwise(F.col("head_age_drawn"))
     frame = frame.select(
-        "*", F.date_sub(end, (F.col("eldest_age") * 365.25).cast("int")).alias("eldest_birth")
+        "*", F.date_sub(end, (F.col("eldest_age") * 365.25).cast("int")).alias("eldest_birth"),
+        F.date_sub(end, (head_age * 365.25).cast("int")).alias("head_birth_date"),
     ).select("*", *births)
     children = []
     for i in range(MAX_CHILDREN):
@@ -187,6 +194,7 @@ def household_frame(ids: DataFrame, spec: SynthSpec, cafs: Sequence[tuple[str, f
         F.when(in_out, F.least("rsa_a", "rsa_b")).otherwise(F.col("rsa_a")).alias("rsa_start"),
         F.when(in_out, F.greatest("rsa_a", "rsa_b")).otherwise(F.col("rsa_b")).alias("rsa_end"),
     ).drop("exit_drawn", "rsa_a", "rsa_b", "rsa_drawn", "n_children_drawn", "eldest_age", "eldest_birth",
+           "head_age_drawn",
            *[f"child{i + 1}_born" for i in range(MAX_CHILDREN)],
            "child_activity_16plus_values", "child_activity_16plus_bounds")
 
@@ -524,11 +532,13 @@ def events_table(hm: DataFrame, spec: SynthSpec, seed: int, *, allowance_rate: f
     return exploded.where(F.col("e").isNotNull()).select("household_id", "e.event_date", "e.code")
 
 
-def dmde_controls(households: DataFrame, spec: SynthSpec, period: Period, seed: int) -> DataFrame:
+def dmde_controls(households: DataFrame, spec: SynthSpec, target: Target, period: Period, seed: int) -> DataFrame:
     """Past DMDE (and other) controls, more frequent among riskier archetypes.
 
     The national rate (166 000 DMDE controls a year for 13.8 M households) is scaled by the
     archetype's relative risk, normalised so that the expected total keeps the national rate.
+    They are not taken from lists (`target_score_month` null): their outcomes come from the
+    origin's target rate (`controls.target_rate`), through the outcomes every control shares.
     """
     c = spec.controls
     weights = {n: a.weight for n, a in spec.archetypes.items()}
@@ -544,18 +554,15 @@ def dmde_controls(households: DataFrame, spec: SynthSpec, period: Period, seed: 
     origin = F.when(u("dmde") < p_dmde, "DMDE").when(u("other_control") < c.other_per_year_share * years, "OTHER")
     month_index = F.col("entry_m") + (u("control_month") * (F.col("exit_m") - F.col("entry_m") + 1)).cast("int")
     control_date = F.date_add(F.add_months(F.lit(period.start), month_index), (u("control_day") * 27).cast("int"))
-    impact = u("impact") < c.dmde_impact_share
-    over = F.when(impact & (u("over_or_under") < 0.8), F.exp(4.5 + 3.0 * u("over_amount")))
-    under = F.when(impact & (u("over_or_under") >= 0.8), F.exp(3.5 + 2.5 * u("under_amount")))
     frame = households.select("household_id", origin.alias("origin"), control_date.alias("control_date"),
-                              over.alias("over"), under.alias("under"), u("months").alias("u_months"),
-                              u("mode").alias("u_mode"), u("fraud").alias("u_fraud"))
-    return frame.where(F.col("origin").isNotNull()).select(
+                              u("mode").alias("u_mode"))
+    controls = frame.where(F.col("origin").isNotNull())
+    target_rate = by_key(F.col("origin"), c.target_rate)
+    found = synth_labels.with_outcomes(controls, synth_labels.is_target(target_rate, seed), spec.outcomes,
+                                       target, seed)
+    return found.select(
         "household_id", "control_date", "origin",
         F.when(F.col("u_mode") < c.on_site_share, "ON_SITE").otherwise("DOCUMENTS").alias("mode"),
-        _money(F.coalesce(F.col("over"), F.lit(0.0))).alias("overpayment_eur"),
-        _money(F.coalesce(F.col("under"), F.lit(0.0))).alias("underpayment_eur"),
-        F.when(F.col("over").isNotNull(), (1 + F.col("u_months") * 24).cast("int")).otherwise(0)
-         .alias("overpayment_months"),
-        (F.col("over").isNotNull() & (F.col("u_fraud") < 0.05)).alias("fraud"),
+        "overpayment_eur", "underpayment_eur", "overpayment_months", "fraud",
+        F.lit(None).cast("date").alias("target_score_month"),   # drawn by archetype risk, not from a list
     )

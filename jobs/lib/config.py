@@ -27,6 +27,7 @@ from domain.calendar import Calendar
 from domain.codes import CAF_CODES
 from domain.errors import ConfigError, Issue, Problems, UnknownNameError, display, format_path, got
 from domain.model import ModelSpec
+from domain.populations import PopulationsSpec
 from domain.reference import Caf, SmicRate, in_force
 from domain.settings import Paths, Settings, TableSettings
 from domain.synth import SynthSpec
@@ -51,9 +52,11 @@ class Config(Settings):
     cafs_file: Path
     smic_file: Path
     synth_file: Path
+    populations_file: Path
     cafs: tuple[Caf, ...]
     smic: tuple[SmicRate, ...]
     model: ModelSpec
+    populations: PopulationsSpec
 
     # --- tables and folders under data_dir --------------------------------------------
 
@@ -117,7 +120,15 @@ class Config(Settings):
                                "and 971, 972, 973, 974, 976")
 
     def synth(self) -> SynthSpec:
-        return load_synth_spec(self.synth_file)
+        """The generator's spec, its truth and outcomes checked against the model file and
+        the populations they name."""
+        spec = load_synth_spec(self.synth_file)
+        problems = [(("truth", *loc), problem) for loc, problem in spec.truth.check(self.model, self.populations)]
+        problems += [(("outcomes", *loc), problem) for loc, problem in spec.outcomes.check(self.model.target)]
+        if problems:
+            raise ConfigError.from_issues(Issue(display(self.synth_file), format_path(loc), problem)
+                                          for loc, problem in problems)
+        return spec
 
 
 # ---------------------------------------------------------------------------------------
@@ -328,6 +339,26 @@ def load_synth_spec(path: str | Path) -> SynthSpec:
     return _validate(SynthSpec, read_yaml(path), path)
 
 
+def load_populations(path: str | Path) -> PopulationsSpec:
+    path = Path(path)
+    return _validate(PopulationsSpec, read_yaml(path), path)
+
+
+def _check_intersections(settings: Settings, populations: PopulationsSpec, source_of) -> None:
+    """Every intersection names attributes of the populations file (the settings check that
+    they are two different ones)."""
+    issues = []
+    for i, pair in enumerate(settings.monitoring.intersections):
+        loc = ("monitoring", "intersections", i)
+        unknown = [name for name in pair if name not in populations.attributes]
+        if unknown:
+            issues.append(Issue(display(source_of(loc)), format_path(loc),
+                                f"unknown attribute(s) {', '.join(unknown)} "
+                                f"(known: {', '.join(populations.attributes)})"))
+    if issues:
+        raise ConfigError.from_issues(issues)
+
+
 # ---------------------------------------------------------------------------------------
 # Writing the model file back (after calibration)
 
@@ -430,10 +461,11 @@ def load_config(env: str | None = None, conf_dir: str | Path | None = None,
     base = read_yaml(base_path)
 
     env_path = conf_dir / f"{env}.yaml"
-    synth_name = Path(str(base.get("synth_file", ""))).name
-    if (not re.fullmatch(r"[A-Za-z0-9_\-]+", env) or env_path.name in {BASE_FILE, synth_name}
+    # The reference files next to the overlays are not environments.
+    reference_names = {Path(str(base.get(key, ""))).name for key in ("synth_file", "populations_file")}
+    if (not re.fullmatch(r"[A-Za-z0-9_\-]+", env) or env_path.name in {BASE_FILE, *reference_names}
             or not env_path.is_file()):
-        known = _known_envs(conf_dir, {synth_name})
+        known = _known_envs(conf_dir, reference_names)
         raise ConfigError(conf_dir, "env", f"unknown environment {env!r}: no {env}.yaml "
                                            f"(known: {', '.join(known) or 'none'})")
 
@@ -461,8 +493,12 @@ def load_config(env: str | None = None, conf_dir: str | Path | None = None,
     cafs_file = _absolute(settings.cafs_file, conf_dir)
     smic_file = _absolute(settings.smic_file, conf_dir)
     model_file = _absolute(settings.model_file, conf_dir)
+    populations_file = _absolute(settings.populations_file, conf_dir)
+    populations = load_populations(populations_file)
+    _check_intersections(settings, populations, source_of)
     resolved = dict(data_dir=_absolute(settings.data_dir, Path.cwd()), model_file=model_file,
-                    cafs_file=cafs_file, smic_file=smic_file, synth_file=_absolute(settings.synth_file, conf_dir))
+                    cafs_file=cafs_file, smic_file=smic_file, synth_file=_absolute(settings.synth_file, conf_dir),
+                    populations_file=populations_file)
     return Config(
         **{name: getattr(settings, name) for name in Settings.model_fields if name not in resolved},
         **resolved,
@@ -472,4 +508,5 @@ def load_config(env: str | None = None, conf_dir: str | Path | None = None,
         cafs=load_cafs(cafs_file),
         smic=load_smic(smic_file),
         model=load_model(model_file),
+        populations=populations,
     )

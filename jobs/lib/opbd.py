@@ -17,7 +17,7 @@ from domain.errors import DmdeError
 from domain.model import ModelSpec
 from jobs.lib.config import Config
 from jobs.lib.sources import Sources
-from transforms import features, model
+from transforms import features, model, populations
 from transforms.calibration import in_target, solve_intercept
 from transforms.columns import in_force
 
@@ -56,6 +56,22 @@ def features_at_control(spark: SparkSession, config: Config, sources: Sources, s
     return (model.with_modalities(values.withColumnRenamed("score_month", "control_month"), spec)
             .join(sample, on=["household_id", "control_month"], how="inner")
             .transform(model.with_prefill_start(caf_starts(spark, config))))
+
+
+def with_population_category(config: Config, sources: Sources, span: Span, labelled: DataFrame,
+                             attribute: str, column: str) -> DataFrame:
+    """`labelled` (a sample's features as of each control month: household_id,
+    control_month, caf, resources_smic_ratio…) with each household's category of one
+    population attribute (MONITORING.md §1) as of its control month, in `column`."""
+    scored_at = labelled.select("household_id", F.col("control_month").alias("score_month"), "caf",
+                                "resources_smic_ratio")
+    stamped = features.at_sample_months(scored_at)
+    categories = populations.protected_attributes(
+        scored_at, stamped(sources.households), stamped(sources.members), stamped(sources.payments),
+        cal=span.first, spec=config.populations)
+    return labelled.join(categories.select("household_id", F.col("score_month").alias("control_month"),
+                                           F.col(attribute).alias(column)),
+                         on=["household_id", "control_month"], how="left")
 
 
 def caf_starts(spark: SparkSession, config: Config) -> DataFrame:

@@ -1,6 +1,7 @@
 """Reading the source partitions a span of score months needs, and nothing more."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 
@@ -13,6 +14,9 @@ from jobs.lib import tables
 from jobs.lib.config import Config
 
 SOURCE_TABLES = ("households", "members", "payments", "declarations", "events", "controls")
+# Columns added to a source table after its first extracts: a table written before them is
+# read with the column null (MONITORING.md §8.6: the list a DMDE control was taken from).
+ADDED_COLUMNS: dict[str, dict[str, str]] = {"controls": {"target_score_month": "date"}}
 
 
 class MissingSourcesError(DmdeError):
@@ -42,6 +46,17 @@ class Sources:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
 
+def read_source(spark: SparkSession, config: Config, name: str, *,
+                where: Mapping[str, Sequence[object]] | None = None) -> DataFrame:
+    """A source table as the suites of expectations/ expect it: a column added since the
+    table was written (ADDED_COLUMNS) is read as null."""
+    df = tables.read_source(spark, config, name, where=where)
+    missing = {column: kind for column, kind in ADDED_COLUMNS.get(name, {}).items() if column not in df.columns}
+    if not missing:
+        return df
+    return df.select("*", *[F.lit(None).cast(kind).alias(column) for column, kind in missing.items()])
+
+
 def read_sources(spark: SparkSession, config: Config, span: Span, controls_before: date | None = None, *,
                  with_controls: bool = True) -> Sources:
     """The partitions that the score months of `span` need: the snapshots of W12 (which
@@ -53,7 +68,7 @@ def read_sources(spark: SparkSession, config: Config, span: Span, controls_befor
     first, last = span.first, span.last
 
     def read(name: str, where=None) -> DataFrame:
-        return tables.read_source(spark, config, name, where=where)
+        return read_source(spark, config, name, where=where)
 
     return Sources(
         households=read("households", {"month": span.w12_months}),

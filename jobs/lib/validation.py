@@ -30,7 +30,7 @@ from jobs.lib import tables
 from jobs.lib.config import Config
 from jobs.lib.gx import disagreements, run_great_expectations
 from jobs.lib.runner import Progress
-from jobs.lib.sources import SOURCE_TABLES, Sources, read_sources, require_sources
+from jobs.lib.sources import SOURCE_TABLES, Sources, read_source, read_sources, require_sources
 from transforms import quality
 
 
@@ -129,7 +129,7 @@ def check_source_schemas(spark: SparkSession, config: Config, month: date, suite
     if missing:
         raise DataQualityError([report.missing_table_paragraph(config, name, f"{month:%Y-%m}")
                                 for name in missing])
-    frames = {name: tables.read_source(spark, config, name) for name in SOURCE_TABLES}
+    frames = {name: read_source(spark, config, name) for name in SOURCE_TABLES}
     _raise_on_schema_drift(config, month, run_id, suites, frames)
 
 
