@@ -25,14 +25,13 @@ from domain.calendar import add_months
 from domain.model import Intercept, ModelSpec
 from jobs.lib.config import Config
 from jobs.lib.models import save_calibrated_model
-from jobs.lib.opbd import CalibrationError, features_at_control, fit_intercepts, opbd_sample, sample_span
+from jobs.lib.opbd import SAMPLE_MONTHS, CalibrationError, features_at_control, fit_intercepts, opbd_sample, sample_span
 from jobs.lib.publish import RUNS_SCHEMA, Publication
 from jobs.lib.runner import JobContext, Progress, code_version, job_main, month_argument, new_run_id
 from jobs.lib.validation import read_validated
 from transforms import model
 
 MIN_SAMPLE = 200
-SAMPLE_MONTHS = 12
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

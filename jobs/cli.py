@@ -19,6 +19,7 @@ JOBS = {
     "validate": ("jobs.validate", "check the source tables a score month reads (rules in expectations/)"),
     "calibrate": ("jobs.calibrate", "compute the models' intercepts on the OPBD random-control sample"),
     "score": ("jobs.score_month", "score every household of a month (or a range of months)"),
+    "monitor": ("jobs.monitor_month", "the ethics committee's indicators of a scored month (monitoring_* tables)"),
     "show": ("jobs.show", "print the top of a Caf's ranked list (reads the Delta tables, no Spark)"),
     "maintain": ("jobs.maintain", "compact the Delta tables and remove files no version needs (OPTIMIZE, VACUUM)"),
 }

@@ -16,12 +16,18 @@ fi
 EXTRAS="${1:-}"
 SPEC="."
 [ -n "$EXTRAS" ] && SPEC=".[$EXTRAS]"
-# Re-install only when pyproject.toml changed since the last successful install.
-STAMP=".venv/.dmde-installed-$(sha1sum pyproject.toml | cut -c1-12)-${EXTRAS:-base}"
-if [ ! -f "$STAMP" ]; then
-  echo "dmde: installing $SPEC into .venv (first time: about 2 minutes)"
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e "$SPEC"
+# Re-install only when pyproject.toml changed since the last successful install; an install
+# with the dev extras serves the base too (test.sh then demo.sh install once).
+HASH="$(sha1sum pyproject.toml | cut -c1-12)"
+STAMP=".venv/.dmde-installed-$HASH-${EXTRAS:-base}"
+if [ ! -f "$STAMP" ] && [ ! -f ".venv/.dmde-installed-$HASH-dev" ]; then
+  echo "dmde: installing $SPEC into .venv (first time: about 2 minutes; log in .venv/install.log)"
+  if ! { .venv/bin/python -m pip install --quiet --upgrade pip \
+         && .venv/bin/python -m pip install --quiet -e "$SPEC"; } >.venv/install.log 2>&1; then
+    tail -20 .venv/install.log >&2
+    echo "dmde: the install failed (full log: $ROOT/.venv/install.log)" >&2
+    exit 1
+  fi
   touch "$STAMP"
 fi
 bash "$ROOT/scripts/fetch_jars.sh"

@@ -148,3 +148,22 @@ def test_show_of_a_month_not_scored_says_what_to_run(scored_copy, capsys):
     assert main(["show", "--month", "2026-05", "--caf", scored_copy["largest"],
                  "--data-dir", scored_copy["data_dir"]]) == 1
     assert "2026-05 is not scored" in capsys.readouterr().err
+
+
+def test_a_job_whose_output_is_captured_prints_only_its_own_lines(population, tmp_path):
+    """Not a terminal (CI, cron, a log file): no ANSI codes, no Spark banner or WARN line, the
+    job's first line and its stage lines."""
+    import shutil
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(population.data_dir, data_dir)
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-m", "jobs.cli", "validate", "--month", "2026-02",
+                             "--data-dir", str(data_dir)], cwd=root, capture_output=True, text=True, timeout=900)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "\x1b[" not in output and "\r" not in output
+    assert "WARN" not in output and "log4j" not in output.lower() and "Using Spark's default" not in output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("[validate] dmde ") and str(data_dir) in lines[0]
+    assert any(line.startswith("[validate] ") for line in lines)

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from domain.calendar import Calendar
 from domain.model import ModelSpec
-from domain.monitoring import ALL_ATTRIBUTES, ALL_LIST, LIST_BANDS, SCORE_VARIABLE
+from domain.monitoring import ALL_ATTRIBUTES, ALL_LIST, LIST_BANDS, NATIONAL, SCORE_VARIABLE
 from transforms import ranking
 from transforms.columns import month_number
 from transforms.features import MEAN_SCALE, MonthWindows
@@ -176,3 +176,118 @@ def score_bin(score: Column, edges: Sequence[float]) -> Column:
         inside = (score >= edges[i]) & ((score < edges[i + 1]) if i < len(labels) - 1 else (score <= edges[i + 1]))
         expr = F.when(inside, F.lit(label)) if expr is None else expr.when(inside, F.lit(label))
     return expr
+
+
+# ---------------------------------------------------------------------------------------
+# The controls of the evaluation window, labelled (§0, §2.1)
+
+SCORE_FIELDS = ("caf", "score", "rank_in_caf", "households_in_caf", "percentile_in_caf", "decile")
+BASELINE_FIELDS = (BASELINE, BASELINE_RANK, BASELINE_DECILE)
+
+
+def window_controls(controls: DataFrame, first_month, last_month, target: Column) -> DataFrame:
+    """The controls with control month in first_month … last_month (E(M)), each with its
+    control_month and `target` (0/1 → bool) and its amounts and mode as recorded."""
+    month = F.trunc("control_date", "month")
+    return (controls.where(month.between(F.lit(first_month), F.lit(last_month)))
+            .select("household_id", "control_date", month.alias("control_month"), "origin", "mode",
+                    "overpayment_eur", "underpayment_eur", "overpayment_months",
+                    F.coalesce(F.col("fraud"), F.lit(False)).alias("fraud"), target.alias("target")))
+
+
+def labelled_controls(controls: DataFrame, scores: DataFrame, attributes: DataFrame, targets: DataFrame, *,
+                      probabilities: Sequence[str], attribute_names: Sequence[str], fractions: Sequence[float],
+                      lookback_months: int) -> DataFrame:
+    """Each control of the window with the `scores` row of its control month (has_score
+    false when the household was not scored then), its categories and baseline as of that
+    month, `on_list` and the selections of every fraction (§2.1)."""
+    at_month = [F.col("household_id"), F.col("score_month").alias("control_month")]
+    scored = scores.select(*at_month, *SCORE_FIELDS, *probabilities, F.lit(True).alias("has_score"))
+    categories = attributes.select(*at_month, *attribute_names, *BASELINE_FIELDS)
+    joined = (controls.join(scored, on=["household_id", "control_month"], how="left")
+              .join(categories, on=["household_id", "control_month"], how="left")
+              .withColumn("has_score", F.coalesce(F.col("has_score"), F.lit(False))))
+    return with_selections(on_list(joined, targets, lookback_months), fractions)
+
+
+def first_controls(dmde: DataFrame) -> DataFrame:
+    """Distinct households with a DMDE control, each at its first control month."""
+    return dmde.groupBy("household_id").agg(F.min("control_month").alias("score_month"))
+
+
+# ---------------------------------------------------------------------------------------
+# §2.3 the counts behind the representation ratios
+
+REPRESENTATION_COUNTS = ("n_scored", "n_top_decile", "n_target_list", "n_eligible", "n_benefits_top",
+                         "n_pooled", "n_controlled", "n_opbd_target")
+
+
+def representation_counts(current: DataFrame, scores: DataFrame, targets: DataFrame, pooled: DataFrame,
+                          controlled: DataFrame, opbd_target: DataFrame, names: Sequence[str]) -> DataFrame:
+    """(caf, attribute, category, every count of REPRESENTATION_COUNTS), Caf rows and
+    national rows (caf 'ALL'). `current`: the attributes of M; `scores`, `targets` of M;
+    `pooled`: the attributes of every available month of E(M); `controlled`: the attributes
+    of the DMDE-controlled households at their first control month; `opbd_target`: the
+    attributes of the OPBD controls in the target at their control month."""
+    listed = targets.select("household_id", F.lit(True).alias("listed"))
+    of_m = (current.join(scores.select("household_id", "decile", "eligible"), on="household_id", how="left")
+            .join(listed, on="household_id", how="left"))
+    parts = [
+        (of_m, {"n_scored": F.lit(True), "n_top_decile": F.col("decile") == 1,
+                "n_target_list": F.coalesce(F.col("listed"), F.lit(False)),
+                "n_eligible": F.coalesce(F.col("eligible"), F.lit(False)),
+                "n_benefits_top": F.col(BASELINE_DECILE) == 1}),
+        (pooled, {"n_pooled": F.lit(True)}),
+        (controlled, {"n_controlled": F.lit(True)}),
+        (opbd_target, {"n_opbd_target": F.lit(True)}),
+    ]
+    counted = None
+    for frame, conditions in parts:
+        long = categories_long(frame, names, ["caf"])
+        counts = count_by_category(long, conditions).select(
+            "caf", "attribute", "category",
+            *[(F.col(c) if c in conditions else F.lit(0)).cast("bigint").alias(c) for c in REPRESENTATION_COUNTS])
+        counted = counts if counted is None else counted.unionByName(counts)
+    sums = [F.sum(c).cast("bigint").alias(c) for c in REPRESENTATION_COUNTS]
+    per_caf = counted.where(F.col("caf").isNotNull()).groupBy("caf", "attribute", "category").agg(*sums)
+    national = counted.groupBy("attribute", "category").agg(*sums).select(F.lit(NATIONAL).alias("caf"), "*")
+    return per_caf.unionByName(national)
+
+
+# ---------------------------------------------------------------------------------------
+# §2.5 and §2.7: small per-Caf aggregates
+
+
+def households_per_month(scores: DataFrame) -> DataFrame:
+    """(caf, score_month, households) scored."""
+    return scores.groupBy("caf", "score_month").agg(F.count(F.lit(1)).cast("bigint").alias("households"))
+
+
+def capacity_per_month(targets: DataFrame) -> DataFrame:
+    """(caf, score_month, capacity) of the Caf's list (a Caf without a list has none)."""
+    return targets.groupBy("caf", "score_month").agg(F.max("capacity").cast("bigint").alias("capacity"))
+
+
+def other_origin_counts(controls: DataFrame) -> DataFrame:
+    """(caf, control_month, origin, n) of the window's OPBD and OTHER controls."""
+    return (controls.where(F.col("origin") != "DMDE")
+            .groupBy("caf", "control_month", "origin").agg(F.count(F.lit(1)).cast("bigint").alias("n")))
+
+
+def with_national(per_caf: DataFrame, keys: Sequence[str], sums: Sequence[str]) -> DataFrame:
+    """The Caf rows and their national sums (caf 'ALL'), computed on all rows."""
+    national = per_caf.groupBy(*keys).agg(*[F.sum(c).cast("bigint").alias(c) for c in sums])
+    return per_caf.unionByName(national.select(F.lit(NATIONAL).alias("caf"), *keys, *sums))
+
+
+def opbd_modality_rates(opbd: DataFrame, features: DataFrame, spec: ModelSpec) -> DataFrame:
+    """(variable, modality, n_opbd, n_target) of the OPBD controls with a score, each with
+    the modalities of its control month's features (§2.7)."""
+    pairs = [F.struct(F.lit(v.name).alias("variable"), F.col(v.name).alias("modality")) for v in spec.variables]
+    at_control = features.select("household_id", F.col("score_month").alias("control_month"),
+                                 *[v.name for v in spec.variables])
+    return (opbd.select("household_id", "control_month", "target").join(at_control, ["household_id", "control_month"])
+            .select("target", F.explode(F.array(*pairs)).alias("pair"))
+            .groupBy("pair.variable", "pair.modality")
+            .agg(F.count(F.lit(1)).cast("bigint").alias("n_opbd"),
+                 F.count_if(F.col("target")).cast("bigint").alias("n_target")))

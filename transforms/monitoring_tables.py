@@ -576,3 +576,27 @@ def table_frame(table: str, rows: list[dict], schema: str, min_cell: int) -> pd.
     suppressed = suppress_small_cells(frame, keys=key_columns, counts=counts, values=values, min_cell=min_cell,
                                       category=roles["group"], caf="caf", national=NATIONAL)
     return suppressed[columns]
+
+
+def records(frame: pd.DataFrame, schema: str) -> list[tuple]:
+    """The frame's rows as tuples Spark accepts for the DDL `schema`: nulls for NaN, money
+    as Decimal with two places, counts as int, flags as bool."""
+    from decimal import Decimal
+
+    def convert(kind: str):
+        if kind.startswith("decimal"):
+            return lambda v: Decimal(f"{v:.2f}")
+        if kind in ("bigint", "int", "long"):
+            return int
+        if kind == "double":
+            return float
+        if kind == "boolean":
+            return bool
+        return lambda v: v
+
+    converters = [convert(kind) for _, kind in columns_of(schema)]
+    out = []
+    for row in frame.itertuples(index=False, name=None):
+        out.append(tuple(None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT
+                         else f(v) for f, v in zip(converters, row)))
+    return out

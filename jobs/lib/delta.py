@@ -80,14 +80,18 @@ def row_count(path: str, version: int | None = None) -> int:
     return int(sum(counts))
 
 
-def max_partition_value(path: str, column: str) -> object | None:
-    """The largest value of a partition column among the live files (read from the log)."""
+def partition_values(path: str, column: str) -> set:
+    """The values of a partition column among the live files (read from the log)."""
     actions = pa.table(_log(path).get_add_actions(flatten=True))
     name = f"partition.{column}"
     if name not in actions.column_names:
         raise ValueError(f"Delta table {path}: {column} is not a partition column.")
-    values = [v for v in actions.column(name).to_pylist() if v is not None]
-    return max(values) if values else None
+    return {v for v in actions.column(name).to_pylist() if v is not None}
+
+
+def max_partition_value(path: str, column: str) -> object | None:
+    """The largest value of a partition column among the live files (read from the log)."""
+    return max(partition_values(path, column), default=None)
 
 
 def history(path: str, limit: int | None = None) -> list[dict]:

@@ -22,6 +22,9 @@ from transforms.calibration import in_target, solve_intercept
 from transforms.columns import in_force
 
 
+SAMPLE_MONTHS = 12  # `dmde calibrate` of month C reads the OPBD controls of C-12 … C-1
+
+
 class CalibrationError(DmdeError):
     """The labelled sample cannot calibrate the model."""
 

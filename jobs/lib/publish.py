@@ -27,6 +27,7 @@ a run.
 """
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -326,6 +327,28 @@ def read_published(spark: SparkSession, config: Config, table: str, month: date,
     path = config.output_path(table)
     version = version_to_read(path, run.table_versions[table], month)
     return delta.read(spark, path, version=version, where={"score_month": [month]})
+
+
+def published_runs(spark: SparkSession, config: Config, ledger: str, job: str) -> dict[date, Any]:
+    """{month: the latest succeeded run of `job` for it (a Row)}, for every month that has one."""
+    path = config.output_path(ledger)
+    if not delta.exists(path):
+        return {}
+    rows = (delta.read(spark, path).where((F.col("job") == job) & (F.col("status") == "succeeded"))
+            .orderBy("score_month", "finished_at", "claim").collect())  # one row per run: bounded
+    return {row.score_month: row for row in rows}  # the latest of each month wins
+
+
+def read_published_months(spark: SparkSession, config: Config, table: str, runs: Mapping[date, Any]
+                          ) -> DataFrame | None:
+    """The rows of several months of `table`, each month as its run (of `runs`) published
+    it, in one read per table version; None when `runs` is empty."""
+    path = config.output_path(table)
+    by_version: dict[int | None, list[date]] = {}
+    for month, run in sorted(runs.items()):
+        by_version.setdefault(version_to_read(path, run.table_versions[table], month), []).append(month)
+    frames = [delta.read(spark, path, version=v, where={"score_month": months}) for v, months in by_version.items()]
+    return functools.reduce(DataFrame.unionByName, frames) if frames else None
 
 
 # --- the same, without Spark (dmde show, the report) -----------------------------------

@@ -3,8 +3,10 @@ its jars (fetched once into the project's jars folder by scripts/fetch_jars.sh; 
 `spark-submit --jars` on a cluster)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -66,7 +68,11 @@ def get_spark(app_name: str = "dmde", master: str | None = None, conf: Mapping[s
         builder = builder.config("spark.jars", ",".join(str(jar) for jar in jars))
     for key, value in {**(conf or {}), **REQUIRED_CONF}.items():
         builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
-    spark = builder.getOrCreate()
+    if quiet and not under_spark_submit() and SparkSession.getActiveSession() is None:
+        with _jvm_stderr_without(JDK_NOTICES):
+            spark = builder.getOrCreate()
+    else:
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(log_level)
     import delta.exceptions.captured  # noqa: F401 - Delta's conflicts arrive as Python exceptions
     if under_spark_submit() and "delta-spark" not in spark.sparkContext.getConf().get("spark.jars", ""):
@@ -74,6 +80,37 @@ def get_spark(app_name: str = "dmde", master: str | None = None, conf: Mapping[s
             "this spark-submit did not ship Delta Lake's jars: add --jars "
             f"{','.join(str(jar) for jar in jars) or '<delta-spark and delta-storage jars>'}.")
     return spark
+
+
+# What the JDK itself prints at start (not Spark's logs: log4j cannot quiet it).
+JDK_NOTICES = (b"WARNING: Using incubator modules",)
+
+
+@contextlib.contextmanager
+def _jvm_stderr_without(notices: Sequence[bytes]):
+    """The JVM inherits this process's stderr when it starts: hand it a pipe instead, whose
+    lines a thread forwards to our stderr for the JVM's whole life, minus `notices`."""
+    try:
+        saved = os.dup(2)
+        read_end, write_end = os.pipe()
+    except OSError:  # no usable stderr: start as it is
+        yield
+        return
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def forward() -> None:
+        with os.fdopen(read_end, "rb") as pipe, os.fdopen(os.dup(saved), "wb", buffering=0) as out:
+            for line in pipe:
+                if not line.startswith(tuple(notices)):
+                    out.write(line)
+
+    threading.Thread(target=forward, name="jvm-stderr", daemon=True).start()
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def session_for(config, *, verbose: bool = False) -> SparkSession:

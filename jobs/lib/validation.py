@@ -253,3 +253,30 @@ def rule_examples(quarantine: DataFrame, per_rule: int) -> dict[tuple[str, str],
     for row in quality.examples(quarantine, per_rule).collect():
         out.setdefault((row.table, row.rule), []).append(row.key)
     return {key: sorted(keys) for key, keys in out.items()}
+
+
+# ---------------------------------------------------------------------------------------
+# The rows a published run used (the monitoring reads the sources as the scoring did)
+
+
+def as_validated(spark: SparkSession, config: Config, frames: Mapping[str, DataFrame], span: Span, month: date,
+                 run_id: str) -> dict[str, DataFrame]:
+    """`frames` (source table → rows read for the score months of `span`) without the rows
+    that the run `run_id` of `month` put in quarantine: the rows that run used. A table
+    with no quarantined row is returned as it is."""
+    path = config.output_path("quarantine")
+    if not tables.exists(path):
+        return dict(frames)
+    rejected = (tables.read_output(spark, config, "quarantine", where={"job": ["score"], "score_month": [month]})
+                .where(F.col("run_id") == run_id).select("table", "key"))
+    counts = {r.table: r["count"] for r in rejected.groupBy("table").count().collect()}  # ≤ one row per table
+    suites = expectations.suites(parameters(config, span, month))
+    out = {}
+    for name, df in frames.items():
+        if not counts.get(name):
+            out[name] = df
+            continue
+        keys = rejected.where(F.col("table") == name).select(F.col("key").alias("dq_key"))
+        out[name] = (df.join(keys, on=quality.row_key(suites[name].key) == F.col("dq_key"),
+                             how="left_anti"))
+    return out

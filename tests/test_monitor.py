@@ -1,0 +1,136 @@
+"""`dmde monitor` (MONITORING.md §0–§4): the job's wiring on the shared population, scored
+for two consecutive months. The formulas themselves are pinned in test_monitoring_*.py."""
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from domain import monitoring as vocabulary
+from jobs.cli import main
+from jobs.lib import delta
+from jobs.lib.config import load_config
+from jobs.lib.publish import published_run, read_published
+from jobs.monitor_month import TABLES, monitor_month
+from jobs.score_month import score_month
+from transforms import monitoring
+
+M = date(2026, 2, 1)
+K = date(2026, 1, 1)
+SCORING_TABLES = ("features", "scores", "targets", "quarantine")
+
+
+@pytest.fixture(scope="module")
+def monitored(spark, population, tmp_path_factory):
+    """A copy of the shared population scored for 2026-01 too, monitored for 2026-02 with a
+    one-month horizon (the only cohort month the copy has)."""
+    data_dir = tmp_path_factory.mktemp("monitor") / "data"
+    shutil.copytree(population.data_dir, data_dir)
+    config = load_config(env="local", overrides={"data_dir": str(data_dir),
+                                                 "monitoring": {"horizons_months": [1]}})
+    score_month(spark, config, K)
+    before = {t: delta.version(config.output_path(t)) for t in SCORING_TABLES}
+    run = monitor_month(spark, config, M)
+    return config, run, before
+
+
+def published(spark, config, table):
+    return read_published(spark, config, table, M, ledger="monitoring_runs", job="monitor")
+
+
+def test_every_table_is_published_for_the_month_by_one_run(spark, monitored):
+    config, run, _ = monitored
+    assert run["status"] == "succeeded" and set(run["table_versions"]) == set(TABLES)
+    for table in TABLES:
+        rows = published(spark, config, table)
+        assert rows.count() > 0, table
+        assert {r.run_id for r in rows.select("run_id").distinct().collect()} == {run["run_id"]}
+    ledger = published_run(spark, config, "monitoring_runs", M, "monitor")
+    assert ledger.run_id == run["run_id"] and ledger.window_months_available == 1
+    assert ledger.months_read == [K, M]
+
+
+def test_the_scoring_tables_keep_their_versions(monitored):
+    config, _, before = monitored
+    assert {t: delta.version(config.output_path(t)) for t in SCORING_TABLES} == before
+
+
+def test_no_published_count_lies_between_1_and_10(spark, monitored):
+    config, _, _ = monitored
+    for table in TABLES:
+        rows = published(spark, config, table)
+        for column in vocabulary.SUPPRESSION[table]["counts"]:
+            small = rows.where(F.col(column).between(1, config.monitoring.min_cell - 1))
+            assert small.count() == 0, f"{table}.{column}"
+        suppressed = rows.where(F.col("suppressed"))
+        for column in vocabulary.SUPPRESSION[table]["counts"]:
+            assert suppressed.where(F.col(column).isNotNull()).count() == 0, f"{table}.{column} kept"
+
+
+def test_no_table_under_tables_holds_a_population_at_household_grain(spark, monitored):
+    config, _, _ = monitored
+    attributes = set(config.populations.attributes)
+    root = config.data_dir / "tables"
+    for path in sorted(p for p in root.iterdir() if (p / "_delta_log").is_dir()):
+        columns = set(delta.read(spark, str(path)).columns)
+        if "household_id" in columns:
+            assert not columns & attributes, path.name
+    restricted = delta.read(spark, config.restricted_path("protected_attributes"))
+    assert attributes <= set(restricted.columns)
+    assert {r.score_month for r in restricted.select("score_month").distinct().collect()} == {K, M}
+
+
+def test_the_window_counts_the_controls_of_its_scored_months(spark, monitored):
+    """Volumes ROLLING_12: the DMDE controls dated in K (the one scored month of E(M))."""
+    config, _, _ = monitored
+    controls = delta.read(spark, config.source_path("controls"))
+    expected = controls.where((F.col("origin") == "DMDE") & (F.trunc("control_date", "month") == F.lit(K))).count()
+    volumes = published(spark, config, "monitoring_volumes").where(
+        (F.col("caf") == "ALL") & (F.col("mode") == "ALL") & (F.col("window") == "ROLLING_12")).collect()
+    assert len(volumes) == 1
+    row = volumes[0]
+    assert row.window_months_available == 1
+    assert row.suppressed or row.n_dmde_controls == expected
+
+
+def test_a_control_in_the_first_month_of_the_window_counts_and_one_in_m_does_not(spark):
+    controls = spark.createDataFrame(
+        [("1", date(2025, 2, 1), "DMDE", "ON_SITE", 700, 0, 6, False),
+         ("2", date(2026, 1, 31), "DMDE", "ON_SITE", 0, 0, 0, False),
+         ("3", date(2026, 2, 1), "DMDE", "ON_SITE", 0, 0, 0, False),
+         ("4", date(2025, 1, 31), "OPBD", "DOCUMENTS", 0, 0, 0, False)],
+        "household_id string, control_date date, origin string, mode string, overpayment_eur int, "
+        "underpayment_eur int, overpayment_months int, fraud boolean")
+    window = monitoring.window_controls(controls, date(2025, 2, 1), date(2026, 1, 1), F.lit(False))
+    assert sorted(r.household_id for r in window.collect()) == ["1", "2"]
+
+
+def test_the_human_decisiveness_cohort_is_the_month_before(spark, monitored):
+    config, _, _ = monitored
+    rows = published(spark, config, "monitoring_human_decisiveness")
+    assert {(r.horizon_months, r.cohort_month) for r in rows.select("horizon_months", "cohort_month")
+            .distinct().collect()} == {(1, K)}
+    eligible = read_published(spark, config, "scores", K).where(F.col("eligible")).count()
+    total = rows.where((F.col("caf") == "ALL") & (F.col("attribute") == "ALL")
+                       & (F.col("band") != "ALL_LIST")).agg(F.sum("n_households")).first()[0]
+    assert total == eligible
+
+
+def test_a_rerun_gives_the_same_rows(spark, monitored):
+    config, run, _ = monitored
+    first = {t: published(spark, config, t).drop("run_id").localCheckpoint() for t in TABLES}
+    again = monitor_month(spark, config, M)
+    assert again["run_id"] != run["run_id"]
+    for table in TABLES:
+        assert_df_equality(first[table], published(spark, config, table).drop("run_id"),
+                           ignore_row_order=True, ignore_nullable=True, allow_nan_equality=True)
+
+
+def test_a_month_without_scores_says_which_command_to_run(monitored, capsys):
+    config, _, _ = monitored
+    assert main(["monitor", "--month", "2025-06", "--data-dir", str(config.data_dir)]) != 0
+    error = capsys.readouterr().err
+    assert "dmde score --month 2025-06" in error and "Traceback" not in error
