@@ -329,8 +329,8 @@ def build_tables(config: Config, month: date, *, households: int = 200_000, opbd
         assigned = rng.choice(len(codes), size=len(opbd), p=published[variable.name] / published[variable.name].sum())
         for k, modality in enumerate(codes):
             mask = assigned == k
-            rate = {"partner_inactive": 0.45}.get(modality, None)
-            target = (rng.random(mask.sum()) < rate).sum() if rate else int(opbd["target"].to_numpy()[mask].sum())
+            rate = 0.45 if modality == "partner_inactive" else variable.modalities[k].target_share / 100
+            target = int((rng.random(mask.sum()) < rate).sum())
             opbd_by_modality.append((variable.name, modality, int(mask.sum()), int(target)))
     rows["monitoring_drift"] = mt.drift_rows(
         pd.DataFrame(current, columns=columns), pd.DataFrame(previous, columns=columns),
