@@ -410,10 +410,11 @@ def representation_section(inp: ReportInput, texts: dict, labels: Labels) -> dic
             for r in [*found.values(), *burden.values()]:
                 cells.append(_ratio_cell(r))
             table.append({"flag": flagged, "cells": cells})
+    limits = fig.forest_limits(lines, s.band)
     charts = [fig.forest(f"representation-{i}", chunk,
                          [(sel, label, colour, marker) for sel, _, label, colour, marker in FOREST_SERIES], s.band,
                          xlabel="Rapport de représentation (échelle log ; 1 = proportionnelle)",
-                         band_label=f"Bande {fmt.decimal(s.band[0])} – {fmt.decimal(s.band[1])}")
+                         band_label=f"Bande {fmt.decimal(s.band[0])} – {fmt.decimal(s.band[1])}", limits=limits)
               for i, chunk in enumerate(_chunks(lines, FORESTS_PER_CHART))]
     caf_flags = []
     for r in inp.tables.get("monitoring_representation", []):
@@ -516,9 +517,10 @@ def decisiveness_section(inp: ReportInput, texts: dict, labels: Labels) -> dict:
                                         values={h: _triple(r, "controlled_ratio_vs_band") for h, r in found.items()}))
     forest_series = [(h, f"{h} mois", HORIZON_COLOURS[i % len(HORIZON_COLOURS)], "os^D"[i % 4])
                      for i, h in enumerate(horizons)]
+    limits = fig.forest_limits(lines, s.band)
     forests = [fig.forest(f"decisiveness-{i}", chunk, forest_series, s.band,
                           xlabel="Part contrôlée de la catégorie / part contrôlée de la liste (échelle log)",
-                          band_label=f"Bande {fmt.decimal(s.band[0])} – {fmt.decimal(s.band[1])}")
+                          band_label=f"Bande {fmt.decimal(s.band[0])} – {fmt.decimal(s.band[1])}", limits=limits)
                for i, chunk in enumerate(_chunks(lines, FORESTS_PER_CHART))]
     table = []
     for horizon in horizons:

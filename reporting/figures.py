@@ -155,18 +155,25 @@ class ForestLine:
     values: dict = field(default_factory=dict)  # series key -> (value, low, high) | "s" | None
 
 
+def forest_limits(lines: Sequence[ForestLine], band: Sequence[float]) -> tuple[float, float]:
+    """The x range of forest plots that should share one scale."""
+    values = [v for line in lines for v in line.values.values() if isinstance(v, tuple) and v[0]]
+    low = min([band[0] * 0.9, *(v[1] or v[0] for v in values)])
+    high = max([band[1] * 1.1, *(v[2] or v[0] for v in values)])
+    return max(low * 0.92, 0.1), min(high * 1.08, 10)
+
+
 def forest(name: str, lines: Sequence[ForestLine], series: Sequence[tuple[str, str, str, str]],
-           band: Sequence[float], *, xlabel: str, band_label: str) -> str:
+           band: Sequence[float], *, xlabel: str, band_label: str, limits: tuple[float, float] | None = None) -> str:
     """One line per category, a marker with its interval per series, log scale, the band
-    shaded. `series`: (key, label, colour, marker)."""
+    shaded. `series`: (key, label, colour, marker); `limits`: a shared x range (values
+    beyond it are drawn at its edge)."""
     with matplotlib.rc_context(RC):
-        height = 0.75 + 0.17 * len(lines)
-        fig = _figure(height)
+        height = 0.95 + 0.17 * len(lines)
+        fig = Figure(figsize=(WIDTH_IN, height))  # fixed margins: the forests of a section align
+        fig.subplots_adjust(left=0.43, right=0.98, top=1 - 0.42 / height, bottom=0.4 / height)
         ax = fig.add_subplot()
-        values = [v for line in lines for v in line.values.values() if isinstance(v, tuple) and v[0]]
-        low = min([band[0] * 0.9, *(v[1] or v[0] for v in values)])
-        high = max([band[1] * 1.1, *(v[2] or v[0] for v in values)])
-        low, high = max(low * 0.92, 0.05), min(high * 1.08, 20)
+        low, high = limits or forest_limits(lines, band)
         ax.axvspan(band[0], band[1], color=BAND_COLOUR, lw=0, label=band_label, zorder=0)
         ax.axvline(1, color="#666666", lw=0.8, zorder=1)
         n = len(lines)
@@ -188,13 +195,14 @@ def forest(name: str, lines: Sequence[ForestLine], series: Sequence[tuple[str, s
                         label=label, zorder=3)
         ax.set_xscale("log")
         ax.set_xlim(low, high)
-        ticks = [t for t in (0.25, 0.5, 0.8, 1, 1.25, 2, 4, 8) if low <= t <= high]
+        candidates = (0.1, 0.25, 0.5, band[0], 1, band[1], 2, 4, 8) if high / low < 5 else (0.1, 0.25, 0.5, 1, 2, 4, 8)
+        ticks = [t for t in candidates if low <= t <= high]
         ax.xaxis.set_major_locator(FixedLocator(ticks))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: decimal(v, 2).rstrip("0").rstrip(",")))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_yticks(range(n))
-        ax.set_yticklabels([line.label for line in reversed(lines)])
+        ax.set_yticklabels([_short(line.label) for line in reversed(lines)])
         for tick, line in zip(ax.get_yticklabels(), reversed(lines)):
             if line.header or line.bold:
                 tick.set_fontweight("bold")
@@ -203,7 +211,7 @@ def forest(name: str, lines: Sequence[ForestLine], series: Sequence[tuple[str, s
         ax.tick_params(axis="y", length=0)
         ax.set_ylim(-0.7, n - 0.3)
         ax.set_xlabel(xlabel)
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=min(3, len(series) + 1))
+        fig.legend(loc="upper center", ncols=min(3, len(series) + 1), bbox_to_anchor=(0.5, 1.0))
         return to_svg(fig, name)
 
 
@@ -284,6 +292,11 @@ def psi_bars(name: str, labels: Sequence[str], values: Sequence[float | None], h
         ax.set_xlabel(xlabel)
         ax.tick_params(axis="y", length=0)
         return to_svg(fig, name)
+
+
+def _short(label: str, width: int = 46) -> str:
+    """A forest line's label within the left margin (the table beside it has it whole)."""
+    return label if len(label) <= width else label[: width - 1].rstrip() + "…"
 
 
 def finite(value) -> float | None:
