@@ -21,6 +21,7 @@ JOBS = {
     "score": ("jobs.score_month", "score every household of a month (or a range of months)"),
     "monitor": ("jobs.monitor_month", "the ethics committee's indicators of a scored month (monitoring_* tables)"),
     "show": ("jobs.show", "print the top of a Caf's ranked list (reads the Delta tables, no Spark)"),
+    "report": ("jobs.report", "write the ethics committee's monthly report, one HTML file (reads the tables, no Spark)"),
     "maintain": ("jobs.maintain", "compact the Delta tables and remove files no version needs (OPTIMIZE, VACUUM)"),
 }
 

@@ -354,9 +354,9 @@ def read_published_months(spark: SparkSession, config: Config, table: str, runs:
 # --- the same, without Spark (dmde show, the report) -----------------------------------
 
 
-def published_versions(config: Config, ledger: str, month: date, job: str) -> dict[str, int] | None:
-    """{table: version} of the latest succeeded run of `job` for `month`, read with polars;
-    None when the month has none."""
+def published_ledger_row(config: Config, ledger: str, month: date, job: str) -> dict | None:
+    """The ledger row of the latest succeeded run of `job` for `month`, read with polars
+    (maps as dicts); None when the month has none."""
     import polars as pl
 
     path = config.output_path(ledger)
@@ -367,7 +367,28 @@ def published_versions(config: Config, ledger: str, month: date, job: str) -> di
             .sort(["finished_at", "claim"], descending=True).head(1).collect())
     if runs.is_empty():
         return None
-    return dict(runs["table_versions"][0])  # polars reads a Delta map as a dict
+    row = runs.row(0, named=True)
+    # polars reads a Delta map as a list of {key, value} structs
+    return {name: _as_dict(value) if name in _MAP_COLUMNS else value for name, value in row.items()}
+
+
+_MAP_COLUMNS = {"table_versions", "output_rows", "rows_read", "rows_used", "rows_quarantined", "stage_seconds",
+                "suppressed_rows", "flagged_rows"}
+
+
+def _as_dict(value) -> dict:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    return {item["key"]: item["value"] for item in value}
+
+
+def published_versions(config: Config, ledger: str, month: date, job: str) -> dict[str, int] | None:
+    """{table: version} of the latest succeeded run of `job` for `month`, read with polars;
+    None when the month has none."""
+    row = published_ledger_row(config, ledger, month, job)
+    return None if row is None else row["table_versions"]
 
 
 def scan_published(config: Config, table: str, month: date, versions: Mapping[str, int]):
