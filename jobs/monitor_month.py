@@ -46,7 +46,7 @@ from jobs.lib.opbd import SAMPLE_MONTHS
 from jobs.lib.publish import (
     MONITORING_RUNS_SCHEMA, Publication, published_runs, read_published_months,
 )
-from jobs.lib.runner import JobContext, Progress, code_version, job_main, month_argument, new_run_id
+from jobs.lib.runner import JobContext, Progress, code_version, job_main, month_argument, months_to_run, new_run_id
 from jobs.lib.sources import read_sources, require_sources
 from jobs.lib.validation import as_validated
 from transforms import monitoring, populations
@@ -321,13 +321,7 @@ def monitor_month(spark: SparkSession, config: Config, month: date, progress: Pr
 
 def run(ctx: JobContext) -> int:
     args, config = ctx.args, ctx.config
-    if args.first:
-        if args.last and args.last < args.first:
-            raise MonitoringError(f"--to {args.last:%Y-%m} is before --from {args.first:%Y-%m}.")
-        wanted = months(args.first, args.last or args.first)
-    else:
-        wanted = [args.month]
-    for month in wanted:
+    for month in months_to_run(args):
         progress = Progress("monitor")
         result = monitor_month(ctx.spark, config, month, progress)
         print(summary(config, result, progress))

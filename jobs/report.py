@@ -74,6 +74,7 @@ def write_report(config: Config, month, out: Path | None = None) -> Path:
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
                                      delete=False, newline="\n") as handle:
         handle.write(html)
+    os.chmod(handle.name, 0o644)  # a report is for reading: the umask of a plain file, not a temporary one
     os.replace(handle.name, path)
     return path
 

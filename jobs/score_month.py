@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, timezone
+from datetime import date
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from domain.calendar import Calendar, Span, add_months, months
+from domain.calendar import Calendar, Span, add_months
 from domain.errors import DmdeError
 from domain.model import ModelSpec
 from jobs.lib import tables
@@ -31,7 +31,7 @@ from jobs.lib.models import load_scoring_model
 from jobs.lib.opbd import caf_starts
 from jobs.lib.publish import RUNS_SCHEMA, Publication
 from jobs.lib.sources import require_sources
-from jobs.lib.runner import JobContext, Progress, code_version, job_main, month_argument, new_run_id
+from jobs.lib.runner import JobContext, Progress, code_version, job_main, month_argument, months_to_run, new_run_id
 from jobs.lib.validation import read_validated
 from transforms import model, ranking
 from transforms.features import compute_features
@@ -154,13 +154,7 @@ def latest_snapshot_month(config: Config) -> date:
 
 def run(ctx: JobContext) -> int:
     args, config = ctx.args, ctx.config
-    if args.first:
-        if args.last and args.last < args.first:
-            raise ScoringError(f"--to {args.last:%Y-%m} is before --from {args.first:%Y-%m}.")
-        wanted = months(args.first, args.last or args.first)
-    else:
-        wanted = [args.month or add_months(latest_snapshot_month(config), 1)]
-    for month in wanted:
+    for month in months_to_run(args, default=lambda: add_months(latest_snapshot_month(config), 1)):
         progress = Progress("score")
         result = score_month(ctx.spark, config, month, progress)
         print(summary(config, result, progress))

@@ -61,19 +61,7 @@ def arrow_type(kind: str) -> pa.DataType:
     raise ValueError(f"no arrow type for {kind!r}")
 
 
-def ddl_columns(ddl: str) -> list[tuple[str, str]]:
-    """[(column, type)] of a DDL string, nested types kept whole (map<string,long>)."""
-    out, depth, token = [], 0, ""
-    for char in ddl + ",":
-        if char == "," and depth == 0:
-            name, _, kind = token.strip().partition(" ")
-            out.append((name, kind.strip()))
-            token = ""
-            continue
-        depth += char in "(<"
-        depth -= char in ")>"
-        token += char
-    return out
+ddl_columns = mt.columns_of
 
 
 def arrow_schema(ddl: str) -> pa.Schema:

@@ -5,7 +5,6 @@ from datetime import date
 
 import pytest
 from chispa import assert_df_equality
-from pyspark.sql import functions as F
 
 from domain.settings import ControlDelays
 from transforms import ranking

@@ -16,7 +16,7 @@ from domain.model import ModelSpec
 from domain.monitoring import ALL_ATTRIBUTES, ALL_LIST, LIST_BANDS, NATIONAL, SCORE_VARIABLE
 from transforms import ranking
 from transforms.columns import month_number
-from transforms.features import MEAN_SCALE, MonthWindows
+from transforms.features import MEAN_SCALE, MonthWindows, at_score_month
 from transforms.monitoring_stats import in_top_fraction
 
 BASELINE = "benefits_6m_eur"
@@ -34,7 +34,7 @@ def benefits_baseline(scored: DataFrame, payments: DataFrame, cal: Calendar, mon
     the Caf by decreasing amount, ties by household_id (the scoring's own rank), and its
     national decile (§2.1, §8.3): benefits_6m_rank_in_caf, benefits_6m_decile."""
     window = MonthWindows(cal)
-    paid = (payments.where(F.col("month").between(F.add_months(window.score_month, -months),
+    paid = (at_score_month(payments, cal).where(F.col("month").between(F.add_months(window.score_month, -months),
                                                    window.snapshot_month))
             .groupBy("household_id").agg(F.sum("amount_eur").alias("paid")))
     amounts = scored.join(paid, on="household_id", how="left").select(
@@ -243,8 +243,9 @@ def representation_counts(current: DataFrame, scores: DataFrame, targets: DataFr
     ]
     counted = None
     for frame, conditions in parts:
-        long = categories_long(frame, names, ["caf"])
-        counts = count_by_category(long, conditions).select(
+        flagged = frame.select("caf", *names, *[condition.alias(c) for c, condition in conditions.items()])
+        long = categories_long(flagged, names, ["caf", *conditions])
+        counts = count_by_category(long, {c: F.col(c) for c in conditions}).select(
             "caf", "attribute", "category",
             *[(F.col(c) if c in conditions else F.lit(0)).cast("bigint").alias(c) for c in REPRESENTATION_COUNTS])
         counted = counts if counted is None else counted.unionByName(counts)

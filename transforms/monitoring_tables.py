@@ -21,9 +21,9 @@ import pandas as pd
 
 from domain.model import ModelSpec
 from domain.monitoring import (
-    ALL_ATTRIBUTES, ALL_LIST, CI_BOOTSTRAP, CI_NONE, CI_WILSON, DMDE_RULES, FLAG_NONE, FLAG_OVER, FLAG_UNDER,
+    ALL_ATTRIBUTES, CI_BOOTSTRAP, CI_NONE, CI_WILSON, DMDE_RULES, FLAG_NONE, FLAG_OVER, FLAG_UNDER,
     NATIONAL, PSI_MODERATE, PSI_SIGNIFICANT, PSI_STABLE, RULE_BENEFITS_6M, RULE_MODEL, RULE_RANDOM, SCORE_VARIABLE,
-    SUPPRESSION, TABLE_COLUMNS,
+    SUPPRESSION,
 )
 from domain.settings import MonitoringSettings
 from transforms import monitoring_estimates as est
@@ -546,7 +546,7 @@ def drift_rows(current: pd.DataFrame, previous: pd.DataFrame | None, reference: 
 
 
 def columns_of(schema: str) -> list[tuple[str, str]]:
-    """[(column, type)] of a DDL string, types kept whole (decimal(12,2))."""
+    """[(column, type)] of a DDL string, types kept whole (decimal(12,2), map<string,long>)."""
     out, depth, token = [], 0, ""
     for char in schema + ",":
         if char == "," and depth == 0:
@@ -554,8 +554,8 @@ def columns_of(schema: str) -> list[tuple[str, str]]:
             out.append((name, kind.strip()))
             token = ""
             continue
-        depth += char == "("
-        depth -= char == ")"
+        depth += char in "(<"
+        depth -= char in ")>"
         token += char
     return out
 
@@ -597,6 +597,5 @@ def records(frame: pd.DataFrame, schema: str) -> list[tuple]:
     converters = [convert(kind) for _, kind in columns_of(schema)]
     out = []
     for row in frame.itertuples(index=False, name=None):
-        out.append(tuple(None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT
-                         else f(v) for f, v in zip(converters, row)))
+        out.append(tuple(None if v is None or pd.isna(v) else f(v) for f, v in zip(converters, row)))
     return out

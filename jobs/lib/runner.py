@@ -23,7 +23,7 @@ from importlib.metadata import PackageNotFoundError, version as package_version
 from types import ModuleType
 from typing import Any
 
-from domain.calendar import month_start
+from domain.calendar import month_start, months
 from domain.errors import DmdeError
 from jobs.lib.config import Config, load_config
 
@@ -48,6 +48,15 @@ def month_argument(value: str):
         return month_start(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a month YYYY-MM (e.g. 2026-02)") from None
+
+
+def months_to_run(args: argparse.Namespace, default: Callable[[], date] | None = None) -> list[date]:
+    """The months of `--month`, or of `--from … --to` (one after the other), or the default."""
+    if getattr(args, "first", None):
+        if args.last and args.last < args.first:
+            raise DmdeError(f"--to {args.last:%Y-%m} is before --from {args.first:%Y-%m}.")
+        return months(args.first, args.last or args.first)
+    return [args.month or default()] if default is not None else [args.month]
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
