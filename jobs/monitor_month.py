@@ -55,6 +55,7 @@ from transforms.calibration import in_target
 
 LEDGER = "monitoring_runs"
 TABLES = tuple(vocabulary.TABLE_COLUMNS)  # the eight published tables
+SUMMARY_FLAGS = 10  # flagged national cells named in the summary
 
 
 class MonitoringError(DmdeError):
@@ -314,6 +315,7 @@ def monitor_month(spark: SparkSession, config: Config, month: date, progress: Pr
             "stage_seconds": progress.durations,
         }
         published = progress.stage("commit", publication.commit, outputs, run, progress)
+        published["flagged"] = rows_of.flagged_cells(frames)
     labelled.unpersist()
     attributes.unpersist()
     return published
@@ -336,7 +338,10 @@ def summary(config: Config, run: dict, progress: Progress) -> str:
             f"{run['window_months_available']} month(s) of the window; {sum(run['output_rows'].values()):,} rows "
             f"({suppressed:,} suppressed), {flagged} flagged of {run['cells_tested']:,} tested, "
             f"in {progress.total_seconds:.1f} s\n"
-            f"  tables: {config.output_path('monitoring_performance').rsplit('/', 1)[0]}/monitoring_*; "
+            + "".join(f"  flagged: {line}\n" for line in run["flagged"][:SUMMARY_FLAGS])
+            + (f"  … and {len(run['flagged']) - SUMMARY_FLAGS} more national cells flagged (the report lists them)\n"
+               if len(run["flagged"]) > SUMMARY_FLAGS else "")
+            + f"  tables: {config.output_path('monitoring_performance').rsplit('/', 1)[0]}/monitoring_*; "
             f"report: `dmde report --month {run['score_month']:%Y-%m} --data-dir {config.data_dir}`")
 
 

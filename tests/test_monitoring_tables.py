@@ -131,3 +131,12 @@ def test_a_planted_drift_moves_only_its_variable_past_the_threshold(config):
         moving = {r["variable"] for r in rows if r["psi_variable"] is not None
                   and r["psi_variable"] >= settings.psi.moderate}
         assert moving == ({shifted} if shift else set())
+
+
+def test_the_summary_names_the_flagged_national_cells_only():
+    frame = pd.DataFrame([
+        {"caf": caf, "selection": "TOP_DECILE", "reference": "SCORED", "attribute": "sex", "category": "F",
+         "representation_ratio": 1.4, "rr_ci_low": 1.3, "rr_ci_high": 1.5, "flag": flag}
+        for caf, flag in (("ALL", "OVER"), ("59", "OVER"), ("ALL", "NONE"))])
+    assert rows_of.flagged_cells({"monitoring_representation": frame}) == [
+        "representation TOP_DECILE SCORED sex F: OVER 1.40 [1.30, 1.50]"]

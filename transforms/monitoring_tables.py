@@ -599,3 +599,30 @@ def records(frame: pd.DataFrame, schema: str) -> list[tuple]:
     for row in frame.itertuples(index=False, name=None):
         out.append(tuple(None if v is None or pd.isna(v) else f(v) for f, v in zip(converters, row)))
     return out
+
+
+# What a flagged cell is called in the job's summary: its table's distinguishing keys.
+FLAG_LABELS = {
+    "monitoring_representation": ("selection", "reference", "attribute", "category", "representation_ratio",
+                                  "rr_ci_low", "rr_ci_high"),
+    "monitoring_parity": ("rule", "fraction", "metric", "attribute", "category", "disparity", "disparity_ci_low",
+                          "disparity_ci_high"),
+    "monitoring_human_decisiveness": ("horizon_months", "band", "attribute", "category", "controlled_ratio_vs_band",
+                                      "controlled_ratio_vs_band_ci_low", "controlled_ratio_vs_band_ci_high"),
+}
+
+
+def flagged_cells(frames: Mapping[str, pd.DataFrame]) -> list[str]:
+    """The national cells flagged OVER or UNDER, one line each: table, keys, flag, ratio [CI]."""
+    lines = []
+    for table, columns in FLAG_LABELS.items():
+        frame = frames.get(table)
+        if frame is None or frame.empty:
+            continue
+        *keys, value, low, high = columns
+        flagged = frame[(frame["caf"] == NATIONAL) & frame["flag"].isin([FLAG_OVER, FLAG_UNDER])]
+        for row in flagged.sort_values(keys).itertuples(index=False):
+            row = row._asdict()
+            lines.append(f"{table.removeprefix('monitoring_')} {' '.join(str(row[k]) for k in keys)}: "
+                         f"{row['flag']} {row[value]:.2f} [{row[low]:.2f}, {row[high]:.2f}]")
+    return lines
