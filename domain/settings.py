@@ -51,7 +51,6 @@ class Paths(Strict):
     models: NonEmptyStr  # the calibrated model files (and their history/)
     validation: NonEmptyStr  # <validation>/<run_id>/: GX results, data docs, summary
     reports: NonEmptyStr  # the ethics committee's monthly reports
-    restricted: NonEmptyStr  # per-household monitoring attributes, never read by BI
 
 
 class Windows(Strict):
@@ -181,6 +180,7 @@ class MonitoringSettings(Strict):
     bootstrap: BootstrapSettings
     intersections: Annotated[tuple[Pair, ...], list_to_tuple] = ()
     data_origin: Literal["real", "synthetic"]
+    attributes_retention_months: PositiveInt
 
     @model_validator(mode="after")
     def _consistent(self) -> MonitoringSettings:
@@ -219,6 +219,7 @@ class Settings(Strict):
     data_dir: NonEmptyStr
     sources: dict[str, TableSettings]
     outputs: dict[str, TableSettings]
+    restricted: dict[str, TableSettings]
     paths: Paths
     delta: DeltaSettings
     spark: SparkSettings

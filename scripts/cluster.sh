@@ -80,6 +80,8 @@ submit() {
   [ -f "$ROOT/jobs/$job.py" ] || die "no job jobs/$job.py"
   alive master || die "no cluster running: scripts/cluster.sh start"
   jars=$("$VENV/bin/python" -c 'from jobs.lib.config import load_config; print(",".join(map(str, load_config("cluster").delta_jars)))')
+  # The driver imports the project from the zip too; its configuration stays a folder.
+  export DMDE_CONF_DIR="${DMDE_CONF_DIR:-$ROOT/conf}"
   exec "$SPARK_HOME/bin/spark-submit" --master "$MASTER_URL" --deploy-mode client \
     --jars "$jars" --py-files "$(package)" \
     --conf spark.executor.cores=1 --conf spark.executor.memory=2g --conf spark.driver.memory=4g \

@@ -18,7 +18,7 @@ def test_the_published_monitoring_settings():
         "score_bins": [0, 0.05, 0.10, 0.15, 0.20, 0.30, 0.40, 1.0],
         "bootstrap": {"replicates": 1000, "seed": 20260101, "level": 0.95},
         "intersections": [["family_situation", "sex"], ["nationality", "sex"]],
-        "data_origin": "synthetic",
+        "data_origin": "synthetic", "attributes_retention_months": 25,
     }
 
 

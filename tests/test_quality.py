@@ -582,7 +582,7 @@ def test_a_controls_table_written_before_target_score_month_reads_it_as_null(spa
     """MONITORING.md §8.6: `controls` gained a nullable target_score_month; an older table
     without it passes the schema check and is read with the column null."""
     config = copy_population(population, tmp_path)
-    controls = delta.read_table(spark, config.source_path("controls"))
+    controls = delta.read(spark, config.source_path("controls"))
     assert "target_score_month" in controls.columns
     rewrite(config, "controls", controls.drop("target_score_month"), new_schema=True)
     check_source_schemas(spark, config, M, expectations.suites(_params(config)), "run-1")

@@ -14,28 +14,32 @@ DECILES = 10
 DECILE_ACCURACY = 1_000_000
 
 
-def rank_within_caf(scores: DataFrame) -> DataFrame:
+def rank_within_caf(scores: DataFrame, by: str = "score", rank: str = "rank_in_caf",
+                    households: str = "households_in_caf", percentile: str | None = "percentile_in_caf"
+                    ) -> DataFrame:
     """rank_in_caf (1 = highest score, ties broken by household id so a re-run gives the same
-    order), households_in_caf and percentile_in_caf (1 = the top 1 % of the Caf)."""
-    by_rank = Window.partitionBy("caf").orderBy(F.col("score").desc(), F.col("household_id").asc())
+    order), households_in_caf and percentile_in_caf (1 = the top 1 % of the Caf). `by` ranks
+    another column the same way (the monitoring's six-month benefits baseline)."""
+    by_rank = Window.partitionBy("caf").orderBy(F.col(by).desc(), F.col("household_id").asc())
     whole_caf = Window.partitionBy("caf").rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-    ranked = scores.select("*", F.row_number().over(by_rank).alias("rank_in_caf"),
-                           F.count(F.lit(1)).over(whole_caf).alias("households_in_caf"))
-    return ranked.select("*", F.ceil(100 * F.col("rank_in_caf") / F.col("households_in_caf"))
-                         .cast("int").alias("percentile_in_caf"))
+    ranked = scores.select("*", F.row_number().over(by_rank).alias(rank),
+                           F.count(F.lit(1)).over(whole_caf).alias(households))
+    if percentile is None:
+        return ranked
+    return ranked.select("*", F.ceil(100 * F.col(rank) / F.col(households)).cast("int").alias(percentile))
 
 
-def national_decile(scores: DataFrame) -> DataFrame:
+def national_decile(scores: DataFrame, by: str = "score", decile: str = "decile") -> DataFrame:
     """decile 1 = the 10 % highest scores nationally, 10 = the lowest.
 
     Edges are national score quantiles, so equal scores always share a decile; computed
     by one aggregation (no global sort into a single partition).
     """
     levels = [1 - k / DECILES for k in range(1, DECILES)]      # 0.9, 0.8, … 0.1
-    edges = scores.agg(F.percentile_approx("score", levels, DECILE_ACCURACY).alias("decile_edges"))
-    below = F.size(F.filter(F.col("decile_edges"), lambda edge: F.col("score") < edge))
+    edges = scores.agg(F.percentile_approx(by, levels, DECILE_ACCURACY).alias("decile_edges"))
+    below = F.size(F.filter(F.col("decile_edges"), lambda edge: F.col(by) < edge))
     return scores.crossJoin(F.broadcast(edges)).select(
-        *scores.columns, (below + 1).cast("int").alias("decile"))
+        *scores.columns, (below + 1).cast("int").alias(decile))
 
 
 def last_dmde_control(controls: DataFrame, score_month: date) -> DataFrame:

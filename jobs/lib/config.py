@@ -66,13 +66,18 @@ class Config(Settings):
     def output_path(self, name: str) -> str:
         return str(self.data_dir / self._table("outputs", self.outputs, name).path)
 
+    def restricted_path(self, name: str) -> str:
+        return str(self.data_dir / self._table("restricted", self.restricted, name).path)
+
     def partition_by(self, name: str) -> list[str]:
-        """The partition columns of a source or output table."""
-        tables = self.sources if name in self.sources else self.outputs
-        return list(self._table("outputs", tables, name).partition_by)
+        """The partition columns of a source, output or restricted table."""
+        for section, tables in (("sources", self.sources), ("restricted", self.restricted)):
+            if name in tables:
+                return list(tables[name].partition_by)
+        return list(self._table("outputs", self.outputs, name).partition_by)
 
     def folder(self, kind: str) -> Path:
-        """A folder of `paths` (models, validation, reports, restricted), absolute."""
+        """A folder of `paths` (models, validation, reports), absolute."""
         if kind not in Paths.model_fields:
             raise UnknownNameError(self.conf_dir / BASE_FILE, "paths",
                                    f"no folder {kind!r} (known: {', '.join(Paths.model_fields)})")

@@ -53,6 +53,15 @@ RUNS_SCHEMA = (LEDGER_CORE + ", model_version string, code_version string, house
                "households_eligible long, rows_read map<string,long>, "
                "rows_used map<string,long>, rows_quarantined map<string,long>, stage_seconds map<string,double>")
 
+# The ledger of `dmde monitor` (MONITORING.md §0): what the month's tables were computed from,
+# how many rows each has and how many of them are suppressed; the report reads its header here.
+MONITORING_RUNS_SCHEMA = (LEDGER_CORE + ", model_version string, code_version string, data_origin string, "
+                          "window_start date, window_end date, window_months_available int, "
+                          "months_read array<date>, households_scored long, dmde_controls_month long, "
+                          "dmde_controls_window long, opbd_controls_window long, "
+                          "suppressed_rows map<string,long>, cells_tested long, flagged_rows map<string,long>, "
+                          "stage_seconds map<string,double>")
+
 
 class RunConflictError(DmdeError):
     """Another run of the same job and month holds it: this run wrote nothing."""
