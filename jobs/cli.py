@@ -19,6 +19,9 @@ JOBS = {
     "validate": ("jobs.validate", "check the source tables a score month reads (rules in expectations/)"),
     "calibrate": ("jobs.calibrate", "compute the models' intercepts on the OPBD random-control sample"),
     "score": ("jobs.score_month", "score every household of a month (or a range of months)"),
+    "simulate-controls": ("jobs.simulate_controls",
+                          "draw a month's DMDE controls from the published lists (synthetic data only)"),
+    "replay": ("jobs.replay", "score and simulate controls month after month (synthetic data only)"),
     "show": ("jobs.show", "print the top of a Caf's ranked list (reads the Delta tables, no Spark)"),
     "maintain": ("jobs.maintain", "compact the Delta tables and remove files no version needs (OPTIMIZE, VACUUM)"),
 }
