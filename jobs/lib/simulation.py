@@ -96,6 +96,11 @@ def simulate_controls(spark: SparkSession, config: Config, month: date, progress
                               f"take their controls from its lists. Run `dmde score --month {month:%Y-%m}` first "
                               "(or `dmde replay`, which scores each month before simulating it).")
     progress.say(f"controls of {month:%Y-%m} from score run {run.run_id} (seed {seed})")
+    later = sorted(m for m in simulated_months(config) if m > month)
+    if later:
+        progress.say(f"note: {len(later)} later month(s) ({later[0]:%Y-%m} …) were scored and simulated before "
+                     f"these controls existed: their eligibility may not hold any more; "
+                     f"`dmde replay --from {add_months(month, 1):%Y-%m} --to {later[-1]:%Y-%m}` redoes them.")
 
     scores = read_published(spark, config, "scores", month)
     eligible = scores.where(F.col("eligible")).select("caf", "household_id", "rank_in_caf", "households_in_caf")
