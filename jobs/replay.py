@@ -26,7 +26,7 @@ from jobs.lib.config import Config
 from jobs.lib.publish import published_run
 from jobs.lib.runner import JobContext, Progress, job_main, month_argument
 from jobs.lib.scoring import ScoringError, score_month
-from jobs.lib.simulation import simulate_controls, simulated_months, summary
+from jobs.lib.simulation import months_done, simulate_controls, simulated_months, summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,15 +40,16 @@ def replay(spark: SparkSession, config: Config, first: date, last: date, *, out:
     if last < first:
         raise ScoringError(f"--to {last:%Y-%m} is before --from {first:%Y-%m}.")
     synthetic.require_synthetic(config)     # refuse before scoring anything
-    simulated = simulated_months(config)
-    done, resuming = [], True
-    for month in months(first, last):
-        if resuming:
-            run = published_run(spark, config, "runs", month, "score")
-            if run is not None and simulated.get(month) == run.run_id:
-                out(f"[replay] {month:%Y-%m}: scored (run {run.run_id}) and simulated already: skipped")
-                continue
-            resuming = False    # from here on every month is scored again: its eligibility moved
+    def published(month: date) -> str | None:
+        run = published_run(spark, config, "runs", month, "score")
+        return run.run_id if run is not None else None
+
+    wanted = months(first, last)
+    skipped = months_done(wanted, published, simulated_months(config))
+    for month in skipped:
+        out(f"[replay] {month:%Y-%m}: scored and simulated already: skipped")
+    done = []
+    for month in wanted[len(skipped):]:     # every month is scored again: its eligibility moved
         start = time.perf_counter()
         scored = score_month(spark, config, month, Progress("score", quiet=True))
         result = simulate_controls(spark, config, month, Progress("simulate-controls", quiet=True), settings)

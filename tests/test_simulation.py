@@ -22,7 +22,7 @@ from domain.synth import ControllerBias, Simulation
 from jobs.lib import delta, synthetic
 from jobs.lib.config import DEFAULT_CONF_DIR, load_config
 from jobs.lib.publish import published_run, read_published
-from jobs.lib.simulation import simulate_controls, simulated_months
+from jobs.lib.simulation import months_done, simulate_controls, simulated_months
 from jobs.replay import replay
 from transforms import ranking, simulation
 
@@ -69,10 +69,25 @@ def test_replay_prints_one_line_per_month_and_resumes(spark, loop):
     version = delta.version(config.source_path("controls"))
     again: list[str] = []
     assert replay(spark, config, MONTHS[0], MONTHS[-1], out=again.append) == []
-    assert all(line.endswith("simulated already: skipped") for line in again) and len(again) == 2
+    assert again == ["[replay] 2026-01: scored and simulated already: skipped",
+                     "[replay] 2026-02: scored and simulated already: skipped"]
     assert delta.version(config.source_path("controls")) == version
     assert {m: published_run(spark, config, "runs", m, "score").run_id for m in MONTHS} == \
-        {m: run for m, run in simulated_months(config).items() if m in MONTHS}
+        {m: run for m, (run, _) in simulated_months(config).items() if m in MONTHS}
+
+
+def test_replay_resumes_at_the_first_month_not_done():
+    jan, feb, mar, apr = date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1)
+    runs = {jan: "s1", feb: "s2", mar: "s3"}.get
+    simulated = {jan: ("s1", 5), feb: ("s2", 6), mar: ("s3", 7)}
+    assert months_done([jan, feb, mar, apr], runs, simulated) == [jan, feb, mar]
+    # March re-scored since its controls were simulated: resume at March
+    assert months_done([jan, feb, mar], {jan: "s1", feb: "s2", mar: "s3b"}.get, simulated) == [jan, feb]
+    # February simulated again after March was: March's eligibility may have moved
+    assert months_done([jan, feb, mar], runs, {**simulated, feb: ("s2", 8)}) == [jan, feb]
+    # …and January again after February: from February on
+    assert months_done([feb, mar], runs, {**simulated, jan: ("s1", 9)}) == []
+    assert months_done([jan], runs, {}) == []
 
 
 def test_on_list_controls_are_on_the_list_they_name(spark, loop):

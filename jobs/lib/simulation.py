@@ -13,6 +13,7 @@ followed, which is how `dmde replay` knows where to resume.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -54,21 +55,38 @@ def month_dates(month: date) -> list[date]:
     return [month.replace(day=d) for d in range(1, calendar.monthrange(month.year, month.month)[1] + 1)]
 
 
-def simulated_months(config: Config) -> dict[date, str]:
-    """{month: the score run its controls followed} for the months simulated since the
-    controls table was last generated (read from its Delta log; a month simulated longer
-    ago than the log retention is not listed, and would be simulated again)."""
+def simulated_months(config: Config) -> dict[date, tuple[str, int]]:
+    """{month: (the score run its controls followed, the version of `controls` they were
+    committed in)} for the months simulated since the controls table was last generated
+    (read from its Delta log; a month simulated longer ago than the log retention is not
+    listed, and would be simulated again)."""
     path = config.source_path("controls")
     if not delta.exists(path):
         return {}
-    found: dict[date, str] = {}
+    found: dict[date, tuple[str, int]] = {}
     for commit in delta.history(path):       # newest first
         meta = commit["meta"]
         if str(meta.get("operation", "")).startswith(GENERATE):
             break
         if meta.get("operation") == OPERATION:
-            found.setdefault(date.fromisoformat(meta["simulated_month"]), meta["score_run_id"])
+            found.setdefault(date.fromisoformat(meta["simulated_month"]), (meta["score_run_id"], commit["version"]))
     return found
+
+
+def months_done(wanted: list[date], published: Callable[[date], str | None],
+                simulated: Mapping[date, tuple[str, int]]) -> list[date]:
+    """The first months of `wanted` that a replay can skip: each one's controls followed the
+    score run published now (`published(month)`: its run id, or None), and were committed
+    after the month before's (else that month's controls changed since it was scored)."""
+    _, previous = simulated.get(add_months(wanted[0], -1), (None, -1)) if wanted else (None, -1)
+    done = []
+    for month in wanted:
+        score_run, version = simulated.get(month, (None, -1))
+        if version <= previous or score_run is None or score_run != published(month):
+            break
+        done.append(month)
+        previous = version
+    return done
 
 
 def _bias_categories(spark: SparkSession, config: Config, month: date, features: DataFrame,
