@@ -165,6 +165,7 @@ def simulate_controls(spark: SparkSession, config: Config, month: date, progress
     rows = (simulation.with_fraud_share(found, settings.fraud_share, seed)
             .transform(simulation.as_controls)
             .persist(StorageLevel.MEMORY_AND_DISK))
+
     def count():
         return rows.agg(F.count(F.lit(1)).alias("controls"),
                         F.count("target_score_month").alias("on_list"),
