@@ -334,6 +334,36 @@ class Truth(Strict):
         return spec.model_copy(update={"variables": tuple(variables)})
 
 
+class ControllerBias(Strict):
+    """Controllers pick households of one population category (conf/populations.yaml) `odds`
+    times as often as the others of the same pool (a list, or the off-list deciles) at the
+    same place in it: a planted human bias the monitoring should find (> 1 over-, < 1
+    under-represented among DMDE controls)."""
+    attribute: str
+    category: str
+    odds: float = Field(gt=0)
+
+    def check(self, populations: PopulationsSpec) -> list[tuple[tuple[str, ...], str]]:
+        if self.attribute not in populations.attributes:
+            return [(("attribute",), f"no attribute {self.attribute!r} (known: {', '.join(populations.attributes)})")]
+        if self.category not in populations.codes(self.attribute):
+            return [(("category",), f"no category {self.category!r} of {self.attribute} "
+                                    f"(known: {', '.join(populations.codes(self.attribute))})")]
+        return []
+
+
+class Simulation(Strict):
+    """`dmde simulate-controls` (MONITORING.md §7 (3)): the DMDE controls of a month, taken by
+    controllers from the lists the job published, on synthetic data only."""
+    fill_rate: Probability = 0.9            # controls per Caf = capacity x fill_rate
+    adherence: Probability = 0.8            # share of them taken from the Caf's lists
+    list_months: int = Field(default=3, ge=1, le=12)   # the lists of the month and the ones before
+    off_list_deciles: int = Field(default=3, ge=1, le=10)   # the others: the Caf's deciles 1 … this
+    on_site_share: Probability = 1 / 3      # « un tiers des contrôles sur place »
+    fraud_share: Probability = 0.07         # of DMDE controls, only where an overpayment was found
+    controller_bias: ControllerBias | None = None
+
+
 class NationalShares(Strict):
     """What the archetypes' tables must add up to, weighted by the archetypes' weights: the
     national shares the generator drew from before they depended on the archetype."""
@@ -371,6 +401,7 @@ class SynthSpec(Strict):
     controls: Controls
     outcomes: Outcomes
     truth: Truth
+    simulation: Simulation = Simulation()
     archetypes: dict[str, Archetype]
 
     def weighted_shares(self, attribute: str) -> dict[str, float]:

@@ -18,7 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from domain.calendar import Span, add_months, months_between
 from domain.errors import DmdeError
 from domain.synth import SynthSpec
-from jobs.lib import tables
+from jobs.lib import synthetic, tables
 from jobs.lib.config import Config
 from jobs.lib.opbd import features_at_control, fit_intercepts, with_population_category
 from jobs.lib.runner import JobContext, Progress, job_main, month_argument
@@ -62,30 +62,40 @@ def generate(spark: SparkSession, config: Config, *, households: int, start: dat
     ids = spark.range(0, households, numPartitions=partitions)
     frame = synth.household_frame(ids, spec, cafs, period, seed)
     months = synth.household_months(frame, spec, period, config.smic_table, seed)
+    truth_intercepts: dict[str, float] = {}
+
+    def controls() -> DataFrame:
+        # OPBD outcomes need the variables of the tables written above
+        opbd, intercepts = opbd_controls(spark, config, spec, households, period, seed)
+        truth_intercepts.update(intercepts)
+        return synth.dmde_controls(frame, spec, config.model.target, period, seed).unionByName(opbd)
+
     frames = {
         "households": lambda: synth.households_table(months),
         "members": lambda: synth.members_table(frame, period, seed),
         "payments": lambda: synth.payments_table(months),
         "declarations": lambda: synth.declarations_table(frame, spec, period, config.smic_table, seed),
         "events": lambda: synth.events_table(months, spec, seed),
-        # OPBD outcomes need the variables of the tables written above
-        "controls": lambda: synth.dmde_controls(frame, spec, config.model.target, period, seed).unionByName(
-            opbd_controls(spark, config, spec, households, period, seed)),
+        "controls": controls,
     }
 
     def write(name: str) -> int:
         tables.write_source(config, name, frames[name](), run_id=run_id,
                             operation=f"GENERATE seed={seed} households={households}")
+        # The mark `dmde simulate-controls` requires; on controls, what it draws outcomes with.
+        synthetic.mark(spark, config, name,
+                       synthetic.controls_mark(seed, truth_intercepts) if name == "controls" else None)
         return tables.row_count(config.source_path(name))
 
     return {name: progress.stage(f"write {name}", write, name) for name in frames}
 
 
 def opbd_controls(spark: SparkSession, config: Config, spec: SynthSpec, households: int, period: synth.Period,
-                  seed: int) -> DataFrame:
+                  seed: int) -> tuple[DataFrame, dict[str, float]]:
     """The random-control sample of the extract's last 12 months, its outcomes drawn from the
     truth (`synth.truth`) applied to the variables the scoring job computes (the sources just
-    written, which the generator makes rule-abiding: they are not validated again)."""
+    written, which the generator makes rule-abiding: they are not validated again); and the
+    truth's intercepts (shift included), which `dmde simulate-controls` draws with too."""
     c, truth = spec.controls, spec.truth
     wanted = max(c.opbd_min, round(c.opbd_per_year_national * households / c.national_households))
     sample_months = min(12, period.months - 1)
@@ -117,8 +127,9 @@ def opbd_controls(spark: SparkSession, config: Config, spec: SynthSpec, househol
         middle = (low + high) / 2
         low, high = (middle, high) if drawn_rate(middle) < rate else (low, middle)
     shift = (low + high) / 2 + truth.intercept_shift
-    return synth_labels.opbd_controls(labelled, truth, truth_spec, {n: b + shift for n, b in intercepts.items()},
-                                      spec.outcomes, c, seed)
+    truth_intercepts = {name: b0 + shift for name, b0 in intercepts.items()}
+    return synth_labels.opbd_controls(labelled, truth, truth_spec, truth_intercepts, spec.outcomes, c, seed), \
+        truth_intercepts
 
 
 def run(ctx: JobContext) -> int:

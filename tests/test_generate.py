@@ -213,7 +213,7 @@ def test_a_planted_attribute_effect_shows_in_the_opbd_target_rates(spark, popula
                                                                                     odds=3.0)}),
         "controls": spec.controls.model_copy(update={"opbd_min": population.households})})
     period = synth.Period(population.start, months_between(population.start, population.end) + 1)
-    controls = opbd_controls(spark, config, spec, population.households, period, population.seed)
+    controls, _ = opbd_controls(spark, config, spec, population.households, period, population.seed)
     snapshots = source(spark, population, "households").select(
         "household_id", F.add_months("month", 1).alias("control_month"), "head_sex")
     target = (F.col("overpayment_eur") >= 600) & (F.col("overpayment_months") >= 6)

@@ -130,6 +130,9 @@ class Config(Settings):
         spec = load_synth_spec(self.synth_file)
         problems = [(("truth", *loc), problem) for loc, problem in spec.truth.check(self.model, self.populations)]
         problems += [(("outcomes", *loc), problem) for loc, problem in spec.outcomes.check(self.model.target)]
+        if spec.simulation.controller_bias is not None:
+            problems += [(("simulation", "controller_bias", *loc), problem)
+                         for loc, problem in spec.simulation.controller_bias.check(self.populations)]
         if problems:
             raise ConfigError.from_issues(Issue(display(self.synth_file), format_path(loc), problem)
                                           for loc, problem in problems)

@@ -79,13 +79,16 @@ class Progress:
     On a terminal, the running stage has a live line (elapsed seconds and, while Spark
     runs tasks, tasks done out of total, from Spark's status tracker), replaced by the
     stage's final line; elsewhere (CI, logs, cron) only the final lines are printed.
+    A quiet progress prints nothing and only keeps the durations (`dmde replay` prints one
+    line per month instead).
     """
 
-    def __init__(self, job: str, *, live: bool | None = None) -> None:
+    def __init__(self, job: str, *, live: bool | None = None, quiet: bool = False) -> None:
         self.job = job
+        self.quiet = quiet
         self.durations: dict[str, float] = {}
         self._t0 = time.perf_counter()
-        self._live = sys.stdout.isatty() if live is None else live
+        self._live = not quiet and (sys.stdout.isatty() if live is None else live)
         self._running: list[tuple[str, float]] = []  # nested stages, innermost last
         self._lock = threading.Lock()
         self._ticker: threading.Thread | None = None
@@ -105,7 +108,7 @@ class Progress:
         self.durations[name] = round(seconds, 3)
         rows = result if isinstance(result, int) and not isinstance(result, bool) else None
         detail = f"{rows:>12,} rows" if rows is not None else " " * 17
-        print(f"[{self.job}] {name:<28}{detail}  {seconds:8.1f} s", flush=True)
+        self.echo(f"[{self.job}] {name:<28}{detail}  {seconds:8.1f} s")
         return result
 
     # --- the live line -------------------------------------------------------------------
@@ -133,9 +136,15 @@ class Progress:
             sys.stdout.flush()
 
     def say(self, text: str) -> None:
+        self.echo(f"[{self.job}] {text}")
+
+    def echo(self, text: str) -> None:
+        """Print a block as it is (unless quiet)."""
+        if self.quiet:
+            return
         with self._lock:
             self._clear_line()
-            print(f"[{self.job}] {text}", flush=True)
+            print(text, flush=True)
 
     @property
     def total_seconds(self) -> float:

@@ -31,8 +31,9 @@ def read_output(spark: SparkSession, config: Config, name: str, *,
 
 
 def write_source(config: Config, name: str, df: DataFrame, *, run_id: str, operation: str,
-                 mode: delta.Mode = "overwrite", replace: Mapping[str, Sequence[object]] | None = None
-                 ) -> delta.Commit | None:
-    """Write a source table (the generator, the control simulation) in one commit."""
+                 mode: delta.Mode = "overwrite", replace: Mapping[str, Sequence[object]] | None = None,
+                 meta: Mapping[str, object] | None = None) -> delta.Commit | None:
+    """Write a source table (the generator, the control simulation) in one commit; `meta`
+    goes into the commit's userMetadata with the run."""
     return delta.write(df, config.source_path(name), partition_by=config.partition_by(name), mode=mode,
-                       replace=replace, run_id=run_id, operation=operation)
+                       replace=replace, run_id=run_id, operation=operation, meta=meta)
