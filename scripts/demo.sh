@@ -2,7 +2,9 @@
 # The whole loop on a small synthetic population, on this machine:
 # creates .venv if missing, installs, generates 30 months of sources, calibrates the
 # intercepts on the random-control sample, then replays the last months (score the month,
-# simulate the DMDE controls taken from its lists, next month) and prints a Caf's list.
+# simulate the DMDE controls taken from its lists, next month), prints a Caf's list, then
+# monitors the last month for the ethics committee and writes its report (and a screenshot
+# of it, installing Debian's chromium when missing).
 # The capacity is raised tenfold for a small population (scripts/synthetic_capacity.yaml).
 # Environment: DMDE_DEMO_DIR (default ./data/demo), DMDE_DEMO_HOUSEHOLDS (default 20000).
 source "$(dirname "$0")/_setup.sh"
@@ -19,8 +21,17 @@ dmde generate --households "$HOUSEHOLDS" --start "$START" --end "$END" --seed 1 
 dmde calibrate --month "$MONTH" --data-dir "$DATA"
 dmde replay --from "$FIRST" --to "$MONTH" "${LOOP[@]}"
 dmde show --month "$MONTH" --caf "$CAF" --top 5 "${LOOP[@]}"
+dmde monitor --month "$MONTH" "${LOOP[@]}"
+REPORT="$(dmde report --month "$MONTH" "${LOOP[@]}")"
+if bash "$ROOT/scripts/screenshot_report.sh" "$REPORT" >/dev/null 2>&1; then
+  SHOT="${REPORT%.html}.png"
+else
+  SHOT="none (chromium could not be installed: scripts/install_chromium.sh)"
+fi
 echo
 echo "Source tables: $DATA/sources/{households,members,payments,declarations,events,controls}"
 echo "  (controls: the DMDE controls of $FIRST … $MONTH were taken from the lists: dmde simulate-controls)"
 echo "Output tables: $DATA/tables/{features,scores,targets,runs} (Delta, partitioned by caf and score_month)"
+echo "Monitoring tables: $DATA/tables/monitoring_* (Delta, partitioned by score_month)"
 echo "Calibrated model: $DATA/models/dmde_2025.yaml"
+echo "The ethics committee's report of $MONTH: $REPORT (screenshot: $SHOT)"
