@@ -70,7 +70,7 @@ stop() {
 package() {  # the project's packages, as executors import them
   mkdir -p "$DIR/dist"
   (cd "$ROOT" && rm -f "$DIR/dist/dmde.zip" && "$VENV/bin/python" -m zipfile -c "$DIR/dist/dmde.zip" \
-     domain jobs transforms expectations >/dev/null)
+     domain jobs transforms expectations reporting >/dev/null)
   echo "$DIR/dist/dmde.zip"
 }
 
