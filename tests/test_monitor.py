@@ -151,3 +151,22 @@ def test_a_month_without_scores_says_which_command_to_run(monitored, capsys):
     assert main(["monitor", "--month", "2025-06", "--data-dir", str(config.data_dir)]) != 0
     error = capsys.readouterr().err
     assert "dmde score --month 2025-06" in error and "Traceback" not in error
+
+
+def test_the_report_of_the_monitored_month_renders_from_the_jobs_tables(monitored, tmp_path):
+    """`dmde report` on the tables the job wrote (not a fixture of rows): every section, no
+    count between 1 and 10 in a count cell."""
+    from tests.test_report import SECTION_IDS, Page
+
+    config, _, _ = monitored
+    out = tmp_path / "report.html"
+    assert main(["report", "--month", "2026-02", "--data-dir", str(config.data_dir), "--out", str(out)]) == 0
+    page = Page()
+    page.feed(out.read_text(encoding="utf-8"))
+    html = out.read_text(encoding="utf-8")
+    assert all(f'id="{section}"' in html for section in SECTION_IDS)
+    counts = [text for classes, text in page.cells if "count" in classes.split()]
+    assert counts
+    for text in counts:
+        digits = text.replace("\u202f", "").replace("\xa0", "")
+        assert not (digits.isdigit() and 1 <= int(digits) < config.monitoring.min_cell), text
