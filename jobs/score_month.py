@@ -3,15 +3,8 @@
     dmde score --month 2026-02 [--data-dir DIR]
     dmde score --from 2025-06 --to 2026-02          # backfill, one month after the other
 
-For score month M: reads and validates the sources M needs (the snapshots of W12, the
-payments, declarations and events of W24, the past controls); computes the 19 variables,
-applies every model of the calibrated model file, blends them as the file says, ranks
-each Caf's households, applies the control delays, explains each score, and selects each
-Caf's target list. Rows breaking a rule of expectations/ go to `quarantine`; a
-table-level failure stops the run. The tables features, scores, targets and quarantine
-are staged first and committed together at the end, then one row goes to `runs`: a
-failed run changes nothing, a re-run replaces the month. (The scoring itself is
-`jobs.lib.scoring.score_month`, which `dmde replay` runs too.)
+What a month's scoring computes and writes is described in `jobs/lib/scoring.py`
+(`score_month`, which `dmde replay` runs too); this module is the command around it.
 """
 from __future__ import annotations
 
