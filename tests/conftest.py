@@ -1,4 +1,5 @@
-"""One SparkSession for the whole suite: local[2], 2 shuffle partitions, UTC, no UI."""
+"""One SparkSession for the whole suite: local[2], 2 shuffle partitions (and 2 for Delta's log
+state), UTC, no UI."""
 from __future__ import annotations
 
 import pytest
@@ -19,6 +20,7 @@ def spark():
             "spark.ui.enabled": False,
             "spark.driver.memory": "4g",
             "spark.sql.adaptive.enabled": True,
+            "spark.databricks.delta.snapshotPartitions": 2,
         },
         jars=load_config(env="local").delta_jars,
     )

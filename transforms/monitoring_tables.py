@@ -60,6 +60,21 @@ def _wilson(name: str, k: int, n: int, level: float) -> dict:
     return {name: k / n, f"{name}_ci_low": low, f"{name}_ci_high": high}
 
 
+def _count(value: object) -> int:
+    """A cross-tab count: absent (None, NaN) is 0."""
+    return 0 if value is None or (isinstance(value, float) and math.isnan(value)) else int(value)
+
+
+def _cells(counts: pd.DataFrame, keys: Sequence[str], columns: Sequence[str], inner: str = "category"
+           ) -> dict[tuple, dict[str, dict]]:
+    """The rows of a cross-tab grouped by `keys`: {key values: {inner value: {column: value}}},
+    in one pass (a pandas group per cell would cost more than the statistics)."""
+    cells: dict[tuple, dict[str, dict]] = {}
+    for record in counts[[*keys, inner, *columns]].to_dict("records"):
+        cells.setdefault(tuple(record[k] for k in keys), {})[record[inner]] = record
+    return cells
+
+
 def _div(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
@@ -257,16 +272,17 @@ def _category_order(spec_categories: Mapping[str, Sequence[str]], attribute: str
     return listed + sorted(set(observed) - set(listed))
 
 
-def ratio_rows(selected: pd.Series, reference: pd.Series, *, nested: bool, settings: MonitoringSettings,
-               key: str) -> list[dict]:
-    """Per category: the counts, shares, representation ratio with its bootstrap interval
-    (multinomial on the counts, §3), and when nested the selection rate and excess points;
-    `selected`, `reference` indexed by category, the first entry the attribute's total
-    (category 'ALL')."""
-    categories = [c for c in reference.index if c != ALL_ATTRIBUTES]
-    n_s = selected.reindex(categories).fillna(0).astype(np.int64).to_numpy()
-    n_r = reference.reindex(categories).fillna(0).astype(np.int64).to_numpy()
-    total_s, total_r = int(selected.get(ALL_ATTRIBUTES, n_s.sum())), int(reference.get(ALL_ATTRIBUTES, n_r.sum()))
+def ratio_rows(order: Sequence[str], selected: Mapping[str, int], reference: Mapping[str, int], *, nested: bool,
+               settings: MonitoringSettings, key: str) -> list[dict]:
+    """Per category of `order`: the counts, shares, representation ratio with its bootstrap
+    interval (multinomial on the counts, §3), and when nested the selection rate and excess
+    points; `selected`, `reference` map a category to its count (0 when absent), and
+    'ALL' to the attribute's total (the categories' sum when absent)."""
+    categories = list(order)
+    n_s = np.array([_count(selected.get(c)) for c in categories], dtype=np.int64)
+    n_r = np.array([_count(reference.get(c)) for c in categories], dtype=np.int64)
+    total_s = _count(selected.get(ALL_ATTRIBUTES, int(n_s.sum())))
+    total_r = _count(reference.get(ALL_ATTRIBUTES, int(n_r.sum())))
     estimates = est.representation_ratio_estimates(n_s, n_r, nested=nested, bootstrap=settings.bootstrap, key=key)
     rows = []
     for category, s, ref, estimate in zip(categories, n_s, n_r, estimates):
@@ -308,28 +324,28 @@ def representation_rows(counts: pd.DataFrame, keys: Keys, settings: MonitoringSe
     Caf rows and national rows (caf 'ALL'). Intersections: national rows only."""
     rows = []
     table = "monitoring_representation"
-    for (caf, attribute), group in counts.groupby(["caf", "attribute"], sort=True):
+    columns = sorted({c for pair in REPRESENTATION_PAIRS for c in (pair[1], pair[3])})
+    cells = _cells(counts, ["caf", "attribute"], columns)
+    for (caf, attribute), group in sorted(cells.items()):
         if attribute == ALL_ATTRIBUTES or (caf != NATIONAL and attribute in intersections):
             continue
-        totals = counts[(counts["caf"] == caf) & (counts["attribute"] == ALL_ATTRIBUTES)].set_index("category")
-        group = group.set_index("category")
-        order = _category_order(categories, attribute, group.index)
+        totals = cells.get((caf, ALL_ATTRIBUTES), {})
+        order = _category_order(categories, attribute, group)
         for selection, s_col, reference, r_col, nested, per_caf in REPRESENTATION_PAIRS:
             if caf != NATIONAL and not per_caf:
                 continue
-            selected = pd.concat([totals[s_col], group[s_col].reindex(order)])
-            referenced = pd.concat([totals[r_col], group[r_col].reindex(order)])
             key = est.bootstrap_key(table, keys.score_month, caf, selection, reference, attribute, "")
-            for row in ratio_rows(selected, referenced, nested=nested, settings=settings, key=key):
+            for row in ratio_rows(order, _column(group, totals, s_col), _column(group, totals, r_col),
+                                  nested=nested, settings=settings, key=key):
                 if row["category"] == ALL_ATTRIBUTES:
                     continue
                 rows.append(keys.row(caf, selection=selection, reference=reference, attribute=attribute, **row))
     for caf in sorted(counts["caf"].unique()):
-        totals = counts[(counts["caf"] == caf) & (counts["attribute"] == ALL_ATTRIBUTES)].set_index("category")
+        totals = cells.get((caf, ALL_ATTRIBUTES), {})
         for selection, s_col, reference, r_col, nested, per_caf in REPRESENTATION_PAIRS:
             if caf != NATIONAL and not per_caf:
                 continue
-            n_s, n_r = int(totals[s_col].sum()), int(totals[r_col].sum())
+            n_s, n_r = (sum(_count(record[column]) for record in totals.values()) for column in (s_col, r_col))
             rows.append(keys.row(caf, selection=selection, reference=reference, attribute=ALL_ATTRIBUTES,
                                  category=ALL_ATTRIBUTES, n_selected=n_s, n_selected_total=n_s,
                                  share_selected=1.0 if n_s else None, n_reference=n_r, n_reference_total=n_r,
@@ -339,6 +355,17 @@ def representation_rows(counts: pd.DataFrame, keys: Keys, settings: MonitoringSe
                                  excess_selection_pts=0.0 if nested and n_r else None, within_band=None, flag=None,
                                  ci_method=CI_NONE))
     return rows
+
+
+def _column(group: Mapping[str, dict], totals: Mapping[str, dict], column: str) -> dict[str, object]:
+    """One count column of a cell's categories, with the attribute's total as 'ALL'."""
+    values = {category: record[column] for category, record in group.items()}
+    if ALL_ATTRIBUTES in totals:
+        values[ALL_ATTRIBUTES] = totals[ALL_ATTRIBUTES][column]
+    return values
+
+
+DECISIVENESS_COUNTS = ("n_households", "n_controlled_dmde", "n_controlled_other_origin", "median_months_to_control")
 
 
 def decisiveness_rows(counts: pd.DataFrame, keys: Keys, settings: MonitoringSettings, horizon: int,
@@ -351,36 +378,35 @@ def decisiveness_rows(counts: pd.DataFrame, keys: Keys, settings: MonitoringSett
     rows = []
     level = settings.bootstrap.level
     table = "monitoring_human_decisiveness"
-    for (caf, band), band_rows in counts.groupby(["caf", "band"], sort=True):
-        totals = band_rows[band_rows["attribute"] == ALL_ATTRIBUTES].set_index("category")
-        for attribute, group in band_rows.groupby("attribute", sort=True):
-            if caf != NATIONAL and attribute in intersections:
-                continue
-            group = group.set_index("category")
-            if attribute == ALL_ATTRIBUTES:
-                ratios = {ALL_ATTRIBUTES: est.Estimate(1.0 if int(group["n_controlled_dmde"].sum()) else None)}
-            else:
-                order = _category_order(categories, attribute, group.index)
-                key = est.bootstrap_key(table, keys.score_month, caf, band, "", attribute, str(horizon))
-                ratio = ratio_rows(pd.concat([totals["n_controlled_dmde"], group["n_controlled_dmde"].reindex(order)]),
-                                   pd.concat([totals["n_households"], group["n_households"].reindex(order)]),
-                                   nested=True, settings=settings, key=key)
-                ratios = {r["category"]: est.Estimate(r["representation_ratio"], r["rr_ci_low"], r["rr_ci_high"],
-                                                      r["ci_method"]) for r in ratio}
-            for category, row in group.iterrows():
-                n, controlled = int(row["n_households"]), int(row["n_controlled_dmde"])
-                ratio = ratios.get(category, est.Estimate(None))
-                within, flag = (band_flag(ratio.value, ratio.ci_low, ratio.ci_high, settings.band)
-                                if attribute != ALL_ATTRIBUTES else (None, None))
-                median = row["median_months_to_control"]
-                rows.append(keys.row(
-                    caf, horizon_months=horizon, cohort_month=cohort_month, band=band, attribute=attribute,
-                    category=category, n_households=n, n_controlled_dmde=controlled,
-                    share_controlled=_div(controlled, n), **_wilson("share_not_controlled", n - controlled, n, level),
-                    **_ci("controlled_ratio_vs_band", ratio), within_band=within, flag=flag,
-                    median_months_to_control=None if pd.isna(median) else float(median),
-                    n_controlled_other_origin=int(row["n_controlled_other_origin"]),
-                    ci_method=_ci_method(ratio, wilson=True)))
+    cells = _cells(counts, ["caf", "band", "attribute"], DECISIVENESS_COUNTS)
+    for (caf, band, attribute), group in sorted(cells.items()):
+        if caf != NATIONAL and attribute in intersections:
+            continue
+        totals = cells.get((caf, band, ALL_ATTRIBUTES), {})
+        if attribute == ALL_ATTRIBUTES:
+            controlled_any = sum(_count(record["n_controlled_dmde"]) for record in group.values())
+            ratios = {ALL_ATTRIBUTES: est.Estimate(1.0 if controlled_any else None)}
+        else:
+            order = _category_order(categories, attribute, group)
+            key = est.bootstrap_key(table, keys.score_month, caf, band, "", attribute, str(horizon))
+            ratio = ratio_rows(order, _column(group, totals, "n_controlled_dmde"),
+                               _column(group, totals, "n_households"), nested=True, settings=settings, key=key)
+            ratios = {r["category"]: est.Estimate(r["representation_ratio"], r["rr_ci_low"], r["rr_ci_high"],
+                                                  r["ci_method"]) for r in ratio}
+        for category, record in group.items():
+            n, controlled = int(record["n_households"]), int(record["n_controlled_dmde"])
+            ratio = ratios.get(category, est.Estimate(None))
+            within, flag = (band_flag(ratio.value, ratio.ci_low, ratio.ci_high, settings.band)
+                            if attribute != ALL_ATTRIBUTES else (None, None))
+            median = record["median_months_to_control"]
+            rows.append(keys.row(
+                caf, horizon_months=horizon, cohort_month=cohort_month, band=band, attribute=attribute,
+                category=category, n_households=n, n_controlled_dmde=controlled,
+                share_controlled=_div(controlled, n), **_wilson("share_not_controlled", n - controlled, n, level),
+                **_ci("controlled_ratio_vs_band", ratio), within_band=within, flag=flag,
+                median_months_to_control=None if pd.isna(median) else float(median),
+                n_controlled_other_origin=int(record["n_controlled_other_origin"]),
+                ci_method=_ci_method(ratio, wilson=True)))
     return rows
 
 
@@ -493,27 +519,42 @@ def drift_rows(current: pd.DataFrame, previous: pd.DataFrame | None, reference: 
     published = {v.name: (v.codes(), np.array([m.share for m in v.modalities], float),
                           {m.code: m.target_share / 100 for m in v.modalities}) for v in spec.variables}
 
-    def shares(frame: pd.DataFrame | None, caf: str, variable: str, modalities: Sequence[str]) -> np.ndarray | None:
+    def by_cell(frame: pd.DataFrame | None) -> dict[tuple, dict[str, int]] | None:
+        """{(caf, variable): {modality: n_households}}: one pass, then lookups."""
         if frame is None:
             return None
-        counts = frame[(frame["caf"] == caf) & (frame["variable"] == variable)].set_index("modality")["n_households"]
-        counts = counts.reindex(modalities).fillna(0).to_numpy(float)
+        return {key: {modality: record["n_households"] for modality, record in group.items()}
+                for key, group in _cells(frame, ["caf", "variable"], ["n_households"], "modality").items()}
+
+    def counts_of(cells: dict, caf: str, variable: str, modalities: Sequence[str]) -> np.ndarray:
+        found = cells.get((caf, variable), {})
+        return np.array([_count(found.get(m)) for m in modalities], dtype=np.int64)
+
+    def shares(cells: dict | None, caf: str, variable: str, modalities: Sequence[str]) -> np.ndarray | None:
+        if cells is None:
+            return None
+        counts = counts_of(cells, caf, variable, modalities).astype(float)
         return counts / counts.sum() if counts.sum() else None
 
+    current_cells, previous_cells, reference_cells = by_cell(current), by_cell(previous), by_cell(reference)
+    opbd_counts: dict[tuple, list[int]] = {}
+    for record in opbd[["variable", "modality", "n_opbd", "n_target"]].to_dict("records"):
+        found = opbd_counts.setdefault((record["variable"], record["modality"]), [0, 0])
+        found[0] += _count(record["n_opbd"])
+        found[1] += _count(record["n_target"])
     for caf in sorted(current["caf"].unique()):
         for variable in [*published, SCORE_VARIABLE]:
             if variable == SCORE_VARIABLE:
                 modalities, targets = list(score_bins), {}
-                q = shares(reference, caf, variable, modalities)
+                q = shares(reference_cells, caf, variable, modalities)
             else:
                 modalities, raw, targets = published[variable]
                 q = raw / raw.sum()
-            counts = current[(current["caf"] == caf) & (current["variable"] == variable)].set_index("modality")
-            n = counts["n_households"].reindex(modalities).fillna(0).to_numpy(np.int64)
+            n = counts_of(current_cells, caf, variable, modalities)
             p = n / n.sum() if n.sum() else None
             terms = psi_terms(p, q, floor) if p is not None and q is not None else None
             psi = float(terms.sum()) if terms is not None else None
-            prev = shares(previous, caf, variable, modalities)
+            prev = shares(previous_cells, caf, variable, modalities)
             psi_previous = float(psi_terms(p, prev, floor).sum()) if p is not None and prev is not None else None
             for k, modality in enumerate(modalities):
                 row = {"variable": variable, "modality": modality, "n_households": int(n[k]),
@@ -528,9 +569,7 @@ def drift_rows(current: pd.DataFrame, previous: pd.DataFrame | None, reference: 
                        "target_rate_flag": None}
                 wilson = False
                 if caf == NATIONAL and variable != SCORE_VARIABLE:
-                    found = opbd[(opbd["variable"] == variable) & (opbd["modality"] == modality)]
-                    n_opbd = int(found["n_opbd"].sum())
-                    n_target = int(found["n_target"].sum())
+                    n_opbd, n_target = opbd_counts.get((variable, modality), (0, 0))
                     row |= {"n_opbd": n_opbd, **_wilson("target_rate_opbd", n_target, n_opbd, level)}
                     if n_opbd:
                         wilson = True
