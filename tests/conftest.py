@@ -2,9 +2,12 @@
 state), UTC, no UI."""
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from jobs.lib.spark import get_spark
+from tests.loop import REPLAY_MONTHS, replay_config
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +34,6 @@ def spark():
 @pytest.fixture(scope="session")
 def population(spark, tmp_path_factory):
     """A small generated, calibrated and scored population shared by the job tests."""
-    from datetime import date
     from types import SimpleNamespace
 
     from jobs.calibrate import calibrate
@@ -51,3 +53,20 @@ def population(spark, tmp_path_factory):
     run = score_month(spark, config, month)
     return SimpleNamespace(config=config, counts=counts, month=month, run=run, data_dir=data_dir,
                            households=households, start=start, end=end, seed=seed)
+
+
+@pytest.fixture(scope="session")
+def replayed(spark, population, tmp_path_factory):
+    """A copy of the population replayed over REPLAY_MONTHS (`dmde replay`): the control
+    loop's tests read it, and the monitoring's run on it (its window has DMDE controls)."""
+    import shutil
+    from types import SimpleNamespace
+
+    from jobs.replay import replay
+
+    data_dir = tmp_path_factory.mktemp("replayed") / "data"
+    shutil.copytree(population.data_dir, data_dir)
+    config = replay_config(data_dir)
+    lines: list[str] = []
+    done = replay(spark, config, REPLAY_MONTHS[0], REPLAY_MONTHS[-1], out=lines.append)
+    return SimpleNamespace(config=config, lines=lines, done=done, data_dir=data_dir)

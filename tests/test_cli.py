@@ -150,6 +150,7 @@ def test_show_of_a_month_not_scored_says_what_to_run(scored_copy, capsys):
     assert "2026-05 is not scored" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_job_whose_output_is_captured_prints_only_its_own_lines(population, tmp_path):
     """Not a terminal (CI, cron, a log file): no ANSI codes, no Spark banner or WARN line, the
     job's first line and its stage lines."""

@@ -27,6 +27,7 @@ def _generate(spark, tmp_path, name, seed):
     return {t: delta.read(spark, config.source_path(t)) for t in SOURCE_TABLES}
 
 
+@pytest.mark.slow
 def test_same_arguments_give_identical_tables(spark, tmp_path):
     first = _generate(spark, tmp_path, "a", seed=5)
     again = _generate(spark, tmp_path, "b", seed=5)

@@ -63,6 +63,7 @@ def test_runs_row_records_counts_stages_and_the_versions_it_published(spark, pop
         assert commit["meta"]["run_id"] == run.run_id
 
 
+@pytest.mark.slow
 def test_rescoring_a_month_replaces_it_atomically(spark, population):
     config = population.config
     before = {name: delta.version(config.output_path(name)) for name in ("scores", "targets", "features")}
@@ -82,6 +83,7 @@ def test_scoring_refuses_an_uncalibrated_model(spark, population, tmp_path):
         load_scoring_model(config)
 
 
+@pytest.mark.slow
 def test_a_failed_run_leaves_the_tables_as_they_were(spark, population, tmp_path):
     data_dir = tmp_path / "copy"
     shutil.copytree(population.data_dir, data_dir)
@@ -99,6 +101,7 @@ def test_a_failed_run_leaves_the_tables_as_they_were(spark, population, tmp_path
     assert len(failed) == 1 and "DataQualityError" in failed[0].message
 
 
+@pytest.mark.slow
 def test_scores_do_not_depend_on_monitoring_attributes(spark, population, tmp_path):
     data_dir = tmp_path / "shuffled"
     shutil.copytree(population.data_dir, data_dir)
@@ -134,6 +137,7 @@ def renamed_models(text: str) -> str:
             .replace("before: model1", "before: before").replace("after: model2", "after: after"))
 
 
+@pytest.mark.slow
 def test_a_model_file_with_other_model_names_scores_the_same(spark, population, tmp_path):
     data_dir = tmp_path / "renamed"
     shutil.copytree(population.data_dir, data_dir, ignore=shutil.ignore_patterns("tables"))  # new columns
@@ -158,6 +162,7 @@ def _intercepts(spec):
     return {name: (info.intercept.value, info.intercept.sample_size) for name, info in spec.models.items()}
 
 
+@pytest.mark.slow
 def test_calibration_quarantines_a_corrupt_opbd_control_which_does_not_move_the_intercepts(spark, population,
                                                                                           tmp_path):
     from jobs.calibrate import calibrate

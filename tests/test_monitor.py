@@ -1,8 +1,8 @@
-"""`dmde monitor` (MONITORING.md §0–§4): the job's wiring on the shared population, scored
-for two consecutive months. The formulas themselves are pinned in test_monitoring_*.py."""
+"""`dmde monitor` (MONITORING.md §0–§4): the job's wiring on the shared population replayed
+over two months (2026-01 and 2026-02 scored, their DMDE controls simulated), monitored for
+2026-02. The formulas themselves are pinned in test_monitoring_*.py."""
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 import pytest
@@ -12,26 +12,20 @@ from pyspark.sql import functions as F
 from domain import monitoring as vocabulary
 from jobs.cli import main
 from jobs.lib import delta
-from jobs.lib.config import load_config
 from jobs.lib.publish import published_run, read_published
 from jobs.monitor_month import TABLES, attribute_columns, monitor_month
-from jobs.score_month import score_month
+from tests.loop import REPLAY_MONTHS, replay_config
 from transforms import monitoring
 
-M = date(2026, 2, 1)
-K = date(2026, 1, 1)
+K, M = REPLAY_MONTHS
 SCORING_TABLES = ("features", "scores", "targets", "quarantine")
 
 
 @pytest.fixture(scope="module")
-def monitored(spark, population, tmp_path_factory):
-    """A copy of the shared population scored for 2026-01 too, monitored for 2026-02 with a
-    one-month horizon (the only cohort month the copy has)."""
-    data_dir = tmp_path_factory.mktemp("monitor") / "data"
-    shutil.copytree(population.data_dir, data_dir)
-    config = load_config(env="local", overrides={"data_dir": str(data_dir),
-                                                 "monitoring": {"horizons_months": [1]}})
-    score_month(spark, config, K)
+def monitored(spark, replayed):
+    """The replayed data dir monitored for 2026-02 with a one-month horizon (the only cohort
+    month it has)."""
+    config = replay_config(replayed.data_dir, monitoring={"horizons_months": [1]})
     before = {t: delta.version(config.output_path(t)) for t in SCORING_TABLES}
     run = monitor_month(spark, config, M)
     return config, run, before
@@ -136,6 +130,7 @@ def test_the_human_decisiveness_cohort_is_the_month_before(spark, monitored):
                                                                                  "LIST_Q4", "ALL_LIST")}}[row.band]
 
 
+@pytest.mark.slow
 def test_a_rerun_gives_the_same_rows(spark, monitored):
     config, run, _ = monitored
     first = {t: published(spark, config, t).drop("run_id").localCheckpoint() for t in TABLES}

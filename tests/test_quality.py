@@ -591,6 +591,7 @@ def test_a_controls_table_written_before_target_score_month_reads_it_as_null(spa
     assert read.count() > 0 and read.where(F.col("target_score_month").isNotNull()).count() == 0
 
 
+@pytest.mark.slow
 def test_more_than_the_allowed_share_of_bad_rows_stops_the_run(spark, population, tmp_path):
     config = copy_population(population, tmp_path)
     controls = delta.read(spark, config.source_path("controls"))
@@ -609,6 +610,7 @@ def test_more_than_the_allowed_share_of_bad_rows_stops_the_run(spark, population
     assert output_versions(config) == before
 
 
+@pytest.mark.slow
 def test_an_empty_month_partition_fails_validation(spark, population, tmp_path, capsys):
     config = copy_population(population, tmp_path)
     payments = delta.read(spark, config.source_path("payments"))
@@ -622,6 +624,7 @@ def test_an_empty_month_partition_fails_validation(spark, population, tmp_path, 
     assert "partition_not_empty" in error and "reload payments for 2025-07-01" in error
 
 
+@pytest.mark.slow
 def test_a_bad_source_month_fails_even_when_the_table_as_a_whole_passes(spark, population, tmp_path):
     config = copy_population(population, tmp_path)
     payments = delta.read(spark, config.source_path("payments"))
@@ -643,6 +646,7 @@ def test_a_bad_source_month_fails_even_when_the_table_as_a_whole_passes(spark, p
     assert output_versions(config) == before
 
 
+@pytest.mark.slow
 def test_a_month_far_thinner_than_the_others_fails_validation(spark, population, tmp_path):
     config = copy_population(population, tmp_path)
     payments = delta.read(spark, config.source_path("payments"))

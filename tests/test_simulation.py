@@ -24,26 +24,21 @@ from jobs.lib.config import DEFAULT_CONF_DIR, load_config
 from jobs.lib.publish import published_run, read_published
 from jobs.lib.simulation import months_done, simulate_controls, simulated_months
 from jobs.replay import replay
+from tests.loop import REPLAY_MONTHS, replay_config
 from transforms import ranking, simulation
 
-MONTHS = [date(2026, 1, 1), date(2026, 2, 1)]
-CAPACITY = {"capacity": {"reference_households": 138_000}}    # 13 833 a month × 2 500 / 138 000 ≈ 250
+MONTHS = list(REPLAY_MONTHS)
 SETTINGS = Simulation()
 
 
 def config_for(data_dir: Path):
-    return load_config(env="local", overrides={"data_dir": str(data_dir), **CAPACITY})
+    return replay_config(data_dir)
 
 
 @pytest.fixture(scope="module")
-def loop(spark, population, tmp_path_factory):
-    """The population's data dir, copied, then replayed over MONTHS."""
-    data_dir = tmp_path_factory.mktemp("loop") / "data"
-    shutil.copytree(population.data_dir, data_dir)
-    config = config_for(data_dir)
-    lines: list[str] = []
-    done = replay(spark, config, MONTHS[0], MONTHS[-1], out=lines.append)
-    return config, lines, done
+def loop(replayed):
+    """The shared population's data dir, copied, then replayed over MONTHS (conftest)."""
+    return replayed.config, replayed.lines, replayed.done
 
 
 def controls(spark, config):
@@ -165,6 +160,7 @@ def test_on_site_and_fraud_shares(spark, loop):
     assert set(rows.select("mode").distinct().toPandas()["mode"]) == {"ON_SITE", "DOCUMENTS"}
 
 
+@pytest.mark.slow
 def test_a_rerun_replaces_the_month_with_the_same_rows(spark, loop, tmp_path):
     """Same seed and arguments, identical rows: rerun in place (no duplicates; OPBD and OTHER
     rows untouched), and in an independent copy of the data dir."""
@@ -203,6 +199,7 @@ def test_refuses_a_data_dir_whose_sources_are_not_synthetic(spark, loop, tmp_pat
     assert delta.version(real.source_path("controls")) == version
 
 
+@pytest.mark.slow
 def test_a_controller_bias_moves_the_planted_category(spark, loop, tmp_path):
     """Households with a male head picked 4 times as readily: their share among the month's
     DMDE controls rises. With the same draws, a larger weight can only move a household up
