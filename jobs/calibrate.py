@@ -28,6 +28,7 @@ from jobs.lib.models import save_calibrated_model
 from jobs.lib.opbd import SAMPLE_MONTHS, CalibrationError, features_at_control, fit_intercepts, opbd_sample, sample_span
 from jobs.lib.publish import RUNS_SCHEMA, Publication
 from jobs.lib.runner import JobContext, Progress, code_version, job_main, month_argument, new_run_id
+from jobs.lib.sources import require_sources
 from jobs.lib.validation import read_validated
 from transforms import model
 
@@ -43,6 +44,7 @@ def calibrate(spark: SparkSession, config: Config, month: date, progress: Progre
     """The model file's spec with each model's intercept calibrated on the OPBD sample of
     `month`; the sample's rejected source rows are committed to `quarantine`."""
     progress = progress or Progress("calibrate")
+    require_sources(config)  # before the claim: a wrong --data-dir gets no ledger
     spec = config.model
     span = sample_span(config, (add_months(month, -SAMPLE_MONTHS), add_months(month, -1)))
     publication = Publication(spark, config, "runs", RUNS_SCHEMA, "calibrate", month, new_run_id("calibrate", month),

@@ -59,6 +59,7 @@ def test_a_data_dir_without_sources_says_so_in_one_line(argv, tmp_path, capsys, 
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert "holds no source tables" in err and "dmde generate" in err
+    assert not (tmp_path / "nowhere").exists(), "a wrong --data-dir gets nothing written"
 
 
 def test_show_on_a_data_dir_without_outputs_says_what_to_run(tmp_path, capsys):

@@ -165,3 +165,38 @@ def test_the_report_of_the_monitored_month_renders_from_the_jobs_tables(monitore
     for text in counts:
         digits = text.replace("\u202f", "").replace("\xa0", "")
         assert not (digits.isdigit() and 1 <= int(digits) < config.monitoring.min_cell), text
+
+
+def _sex_m_controlled(spark, config):
+    """The national DMDE_CONTROLLED vs SCORED_POOLED row of sex = M, as published."""
+    rows = published(spark, config, "monitoring_representation").where(
+        (F.col("caf") == vocabulary.NATIONAL) & (F.col("selection") == "DMDE_CONTROLLED")
+        & (F.col("reference") == "SCORED_POOLED") & (F.col("attribute") == "sex") & (F.col("category") == "M"))
+    found = rows.collect()
+    assert len(found) == 1
+    return found[0]
+
+
+@pytest.mark.slow
+def test_a_planted_controller_bias_is_flagged_and_the_unbiased_loop_is_not(spark, monitored, tmp_path):
+    """End to end: controllers of the window month picking households with a male head 4
+    times as readily (`simulation.controller_bias`) make `dmde monitor` flag sex = M OVER
+    among the controlled households; the same month simulated without a bias is not."""
+    import shutil
+
+    from domain.synth import ControllerBias, Simulation
+    from jobs.lib.simulation import simulate_controls
+
+    config, _, _ = monitored
+    unbiased = _sex_m_controlled(spark, config)
+    assert unbiased.flag != vocabulary.FLAG_OVER and unbiased.n_selected >= config.monitoring.min_cell
+
+    copy = tmp_path / "biased"
+    shutil.copytree(config.data_dir, copy)
+    biased_config = replay_config(copy, monitoring={"horizons_months": [1]})
+    biased = Simulation(controller_bias=ControllerBias(attribute="sex", category="M", odds=4.0))
+    simulate_controls(spark, biased_config, K, settings=biased)
+    monitor_month(spark, biased_config, M)
+    row = _sex_m_controlled(spark, biased_config)
+    assert row.flag == vocabulary.FLAG_OVER, row
+    assert row.representation_ratio > unbiased.representation_ratio and row.rr_ci_low > 1
