@@ -18,7 +18,7 @@ from datetime import date
 from jobs.lib.runner import Progress
 from jobs.lib.config import load_config
 from jobs.generate import generate
-from jobs.lib.spark import get_spark
+from jobs.lib.spark import session_for
 from domain.calendar import month_start
 
 
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="dmde-bench-")
     try:
         config = load_config(overrides={"data_dir": data_dir})
-        spark = get_spark(config.spark.app_name, config.spark.master, config.spark.conf)
+        spark = session_for(config)
         progress = Progress("bench")
         started = time.perf_counter()
         rows = generate(spark, config, households=args.households, start=args.start, end=args.end,

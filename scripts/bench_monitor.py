@@ -24,7 +24,7 @@ from jobs.lib.config import load_config
 from jobs.lib.models import calibrated_model_path, save_calibrated_model
 from jobs.lib.publish import published_runs
 from jobs.lib.runner import Progress
-from jobs.lib.spark import get_spark
+from jobs.lib.spark import session_for
 from jobs.monitor_month import monitor_month
 from jobs.score_month import score_month
 
@@ -43,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
     month = date.fromisoformat(args.month + "-01")
     config = load_config(overrides={"data_dir": args.data_dir})
-    spark = get_spark(config.spark.app_name, config.spark.master, config.spark.conf)
+    spark = session_for(config)
     print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
           f"spark master {spark.sparkContext.master}, driver memory {spark.conf.get('spark.driver.memory', '1g')}")
 

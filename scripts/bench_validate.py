@@ -18,7 +18,7 @@ from jobs.lib import tables
 from jobs.lib.config import load_config
 from jobs.lib.runner import Progress, new_run_id
 from jobs.lib.sources import read_sources
-from jobs.lib.spark import get_spark
+from jobs.lib.spark import session_for
 from jobs.lib.validation import parameters, read_validated
 from transforms import quality
 
@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--month", type=month_start, default=month_start("2026-02"))
     args = parser.parse_args()
     config = load_config(overrides={"data_dir": args.data_dir})
-    spark = get_spark(config.spark.app_name, config.spark.master, config.spark.conf)
+    spark = session_for(config)
     span = Span.of(config.calendar(args.month))
     suites = expectations.suites(parameters(config, span))
     frames = read_sources(spark, config, span).as_dict()

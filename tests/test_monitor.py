@@ -177,11 +177,23 @@ def _sex_m_controlled(spark, config):
     return found[0]
 
 
+def _sex_flags(spark, config) -> dict[str, set[str]]:
+    """The bands whose national human-decisiveness row flags sex = M, resp. F, OVER."""
+    rows = published(spark, config, "monitoring_human_decisiveness").where(
+        (F.col("caf") == vocabulary.NATIONAL) & (F.col("attribute") == "sex")
+        & (F.col("flag") == vocabulary.FLAG_OVER)).select("category", "band").collect()
+    return {category: {r.band for r in rows if r.category == category} for category in ("M", "F")}
+
+
 @pytest.mark.slow
 def test_a_planted_controller_bias_is_flagged_and_the_unbiased_loop_is_not(spark, monitored, tmp_path):
     """End to end: controllers of the window month picking households with a male head 4
     times as readily (`simulation.controller_bias`) make `dmde monitor` flag sex = M OVER
-    among the controlled households; the same month simulated without a bias is not."""
+    among the controlled households (representation) and in the human decisiveness (on the
+    list of 2026-01, about 70 % of whose ~250 households are controlled: with odds of 4
+    nearly every male head is, a ratio near 1.35 on ~90 of them, whose interval stays
+    above 1); the same month simulated without a bias flags neither, and sex = F is never
+    flagged OVER."""
     import shutil
 
     from domain.synth import ControllerBias, Simulation
@@ -190,6 +202,7 @@ def test_a_planted_controller_bias_is_flagged_and_the_unbiased_loop_is_not(spark
     config, _, _ = monitored
     unbiased = _sex_m_controlled(spark, config)
     assert unbiased.flag != vocabulary.FLAG_OVER and unbiased.n_selected >= config.monitoring.min_cell
+    assert _sex_flags(spark, config) == {"M": set(), "F": set()}
 
     copy = tmp_path / "biased"
     shutil.copytree(config.data_dir, copy)
@@ -200,3 +213,5 @@ def test_a_planted_controller_bias_is_flagged_and_the_unbiased_loop_is_not(spark
     row = _sex_m_controlled(spark, biased_config)
     assert row.flag == vocabulary.FLAG_OVER, row
     assert row.representation_ratio > unbiased.representation_ratio and row.rr_ci_low > 1
+    flags = _sex_flags(spark, biased_config)
+    assert flags["M"] and not flags["F"], flags
