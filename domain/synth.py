@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.codes import ACTIVITIES, NATIONALITIES, RESIDENCES
 from domain.model import ModelSpec, Target
@@ -32,6 +32,15 @@ def _check_weights(weights: Weights, allowed: set[str] | None, what: str) -> Wei
     if allowed is not None and (unknown := set(weights) - allowed):
         raise ValueError(f"{what}: unknown values {sorted(unknown)}; allowed: {sorted(allowed)}")
     return weights
+
+
+def _weights_of(allowed: set[str], what: str):
+    """Weights over a closed vocabulary, checked on load."""
+    return Annotated[Weights, AfterValidator(lambda v: _check_weights(v, allowed, what))]
+
+
+NationalityWeights = _weights_of(set(NATIONALITIES), "nationality")
+ResidenceWeights = _weights_of(set(RESIDENCES), "residence")
 
 
 def parse_band(band: str) -> tuple[float, float]:
@@ -67,8 +76,8 @@ class Archetype(Strict):
     # the populations the monitoring compares differ as they plausibly do. Never model inputs.
     head_age: Range                    # at the period's end; raised to stay a parent (below)
     female_head: Probability
-    nationality: Weights
-    residence: Weights
+    nationality: NationalityWeights
+    residence: ResidenceWeights
     resources_smic: Weights
     rsa: Weights = {"none": 1.0}
     pa: Probability = 0.0              # claims the activity bonus when it has earnings
@@ -90,16 +99,6 @@ class Archetype(Strict):
     @classmethod
     def _activities(cls, v: Weights, info) -> Weights:
         return _check_weights(v, set(ACTIVITIES), info.field_name)
-
-    @field_validator("nationality")
-    @classmethod
-    def _nationality(cls, v: Weights) -> Weights:
-        return _check_weights(v, set(NATIONALITIES), "nationality")
-
-    @field_validator("residence")
-    @classmethod
-    def _residence(cls, v: Weights) -> Weights:
-        return _check_weights(v, set(RESIDENCES), "residence")
 
     @field_validator("children")
     @classmethod
@@ -367,19 +366,9 @@ class Simulation(Strict):
 class NationalShares(Strict):
     """What the archetypes' tables must add up to, weighted by the archetypes' weights: the
     national shares the generator drew from before they depended on the archetype."""
-    nationality: Weights
-    residence: Weights
+    nationality: NationalityWeights
+    residence: ResidenceWeights
     tolerance: Probability             # allowed |weighted share - national share|
-
-    @field_validator("nationality")
-    @classmethod
-    def _nationality(cls, v: Weights) -> Weights:
-        return _check_weights(v, set(NATIONALITIES), "nationality")
-
-    @field_validator("residence")
-    @classmethod
-    def _residence(cls, v: Weights) -> Weights:
-        return _check_weights(v, set(RESIDENCES), "residence")
 
 
 def _normalised(weights: Weights) -> dict[str, float]:

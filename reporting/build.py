@@ -204,26 +204,24 @@ def summary(inp: ReportInput, labels: Labels) -> dict:
         caf_flags += sum(1 for r in rows if r["caf"] != NATIONAL)
         return [r for r in rows if r["caf"] == NATIONAL]
 
-    representation = national_flags("monitoring_representation")
-    items, more = _grouped_flags(
-        representation, "representation_ratio",
-        lambda r: f"{SELECTION_LABELS.get(r['selection'], r['selection']).lower()} / "
-                  f"{REFERENCE_LABELS.get(r['reference'], r['reference'])}", labels)
-    if items:
-        families.append({"name": "Représentation", "items": items, "more": more, "section": "representation"})
-    parity = [r for r in national_flags("monitoring_parity") if r["metric"] in ("fpr", "precision")]
-    items, more = _grouped_flags(
-        parity, "disparity",
-        lambda r: f"{'faux positifs' if r['metric'] == 'fpr' else 'précision'} ({RULE_LABELS.get(r['rule'], r['rule']).lower()}, "
-                  f"{fmt.percent(r['fraction'], 0)})", labels)
-    if items:
-        families.append({"name": "Parité", "items": items, "more": more, "section": "parite"})
-    decisiveness = national_flags("monitoring_human_decisiveness")
-    items, more = _grouped_flags(decisiveness, "controlled_ratio_vs_band",
-                                 lambda r: f"{_band_label(r['band']).lower()} à {r['horizon_months']} mois", labels)
-    if items:
-        families.append({"name": "Décision humaine (part contrôlée)", "items": items, "more": more,
-                         "section": "decision-humaine"})
+    def family(table: str, ratio: str, where, name: str, section: str, keep=lambda r: True) -> int:
+        rows = [r for r in national_flags(table) if keep(r)]
+        items, more = _grouped_flags(rows, ratio, where, labels)
+        if items:
+            families.append({"name": name, "items": items, "more": more, "section": section})
+        return len(rows)
+
+    total = family("monitoring_representation", "representation_ratio",
+                   lambda r: f"{SELECTION_LABELS.get(r['selection'], r['selection']).lower()} / "
+                             f"{REFERENCE_LABELS.get(r['reference'], r['reference'])}",
+                   "Représentation", "representation")
+    total += family("monitoring_parity", "disparity",
+                    lambda r: f"{'faux positifs' if r['metric'] == 'fpr' else 'précision'} "
+                              f"({RULE_LABELS.get(r['rule'], r['rule']).lower()}, {fmt.percent(r['fraction'], 0)})",
+                    "Parité", "parite", keep=lambda r: r["metric"] in ("fpr", "precision"))
+    total += family("monitoring_human_decisiveness", "controlled_ratio_vs_band",
+                    lambda r: f"{_band_label(r['band']).lower()} à {r['horizon_months']} mois",
+                    "Décision humaine (part contrôlée)", "decision-humaine")
     drift, seen = [], set()
     for r in inp.tables.get("monitoring_drift", []):
         moving = r.get("psi_status") in (PSI_MODERATE, PSI_SIGNIFICANT)
@@ -253,7 +251,6 @@ def summary(inp: ReportInput, labels: Labels) -> dict:
                          f"prestations ({fmt.points(r['diff_vs_benefits_pts'])})")
     if model:
         families.append({"name": "Performance et calibration", "items": model, "more": 0, "section": "calibration"})
-    total = len(representation) + len(parity) + len(decisiveness)
     return {"families": families, "caf_flags": caf_flags, "national_flags": total,
             "cells_tested": fmt.integer(inp.run.get("cells_tested"))}
 

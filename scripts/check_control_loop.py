@@ -1,7 +1,7 @@
 """The control loop's checks at size (issue 16 §3): generate, calibrate, replay 12 months,
 then measure what must hold and print the figures.
 
-    .venv/bin/python scripts/check_control_loop.py --households 20000 --data-dir data/loop
+    .venv/bin/python scripts/check_control_loop.py --households 20000 --data-dir /tmp/loop20k
 
 Checks, over the DMDE controls of the replayed months: every control with
 `target_score_month` set is in the `targets` of that month (and that month is the control
@@ -11,11 +11,10 @@ included); controls per Caf and month are within the capacity; the ON_SITE and f
 are within 3 points of their settings. The capacity is raised tenfold
 (scripts/synthetic_capacity.yaml) so that 20 000 households get about 200 DMDE controls a
 month, 2 400 over the year: the shares' standard errors are then under 1 point.
-Slow on 2 cores (a score run a month); `--skip-generate` reuses a generated data dir.
+Slow on 2 cores (a score run a month); a data dir already generated is reused.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -23,48 +22,25 @@ from pathlib import Path
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _bench import arguments, population
+from domain.calendar import add_months, months
+from jobs.lib import delta
+from jobs.lib.publish import read_published
+from jobs.replay import replay
+from transforms import ranking
 
-from domain.calendar import add_months, month_start, months  # noqa: E402
-from jobs.lib import delta  # noqa: E402
-from jobs.lib.config import load_config, write_model  # noqa: E402
-from jobs.lib.models import calibrated_model_path  # noqa: E402
-from jobs.lib.publish import read_published  # noqa: E402
-from jobs.lib.spark import session_for  # noqa: E402
-from transforms import ranking  # noqa: E402
-
-OVERLAY = ROOT / "scripts" / "synthetic_capacity.yaml"
+OVERLAY = str(Path(__file__).resolve().parent / "synthetic_capacity.yaml")
 TOLERANCE = 0.03
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--households", type=int, default=20_000)
-    parser.add_argument("--data-dir", default="data/loop")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--start", default="2023-08", help="first generated month")
-    parser.add_argument("--end", default="2026-01", help="last generated month (the replay ends the month after)")
-    parser.add_argument("--months", type=int, default=12, help="months replayed")
-    parser.add_argument("--skip-generate", action="store_true")
+    parser = arguments(__doc__.splitlines()[0])
+    parser.set_defaults(households=20_000)
+    parser.add_argument("--months", type=int, default=12, help="months replayed up to --month")
     args = parser.parse_args()
-
-    config = load_config(env="local", overlays=[str(OVERLAY)], overrides={"data_dir": args.data_dir})
-    spark = session_for(config)
-    last = add_months(month_start(args.end), 1)
-    first = add_months(last, 1 - args.months)
     started = time.perf_counter()
-    if not args.skip_generate:
-        from jobs.calibrate import calibrate
-        from jobs.generate import generate
-
-        generate(spark, config, households=args.households, start=month_start(args.start),
-                 end=month_start(args.end), seed=args.seed)
-        spec = calibrate(spark, config, last)
-        calibrated_model_path(config).parent.mkdir(parents=True, exist_ok=True)
-        write_model(spec, calibrated_model_path(config))
-        print(f"generated and calibrated in {time.perf_counter() - started:.0f} s", flush=True)
-    from jobs.replay import replay
+    config, spark, last = population(args, overlays=(OVERLAY,))
+    first = add_months(last, 1 - args.months)
     replay(spark, config, first, last)
     print(f"replayed {first:%Y-%m} … {last:%Y-%m} in {time.perf_counter() - started:.0f} s", flush=True)
 

@@ -33,6 +33,7 @@ from transforms.features import (
     resources_features,
 )
 from transforms.model import with_modalities
+from tests.sources import DECLARATIONS, EVENTS, HOUSEHOLDS, MEMBERS, PAYMENTS
 
 M = date(2026, 1, 1)
 CAL = Calendar(M)
@@ -46,16 +47,6 @@ LONG_AGO = date(2000, 1, 1)
 ADULT_BORN = date(1980, 6, 15)
 CHILD_17_BORN = date(2008, 6, 1)
 
-HOUSEHOLDS = ("household_id string, month date, caf string, couple boolean, guardianship boolean, "
-              "resources_eur decimal(12,2), head_sex string, head_nationality string, "
-              "head_birth_date date, residence string")
-MEMBERS = ("household_id string, member_id string, role string, birth_date date, activity string, "
-           "valid_from date, valid_to date")
-PAYMENTS = "household_id string, month date, benefit string, amount_eur decimal(12,2)"
-DECLARATIONS = ("household_id string, quarter_start date, declared_eur decimal(12,2), "
-                "prefilled_eur decimal(12,2), alimony boolean, self_employment_eur decimal(12,2), "
-                "corrected boolean, verified boolean")
-EVENTS = "household_id string, event_date date, code string"
 
 
 def month(offset: int) -> date:

@@ -15,6 +15,7 @@ from domain.errors import ConfigError
 from jobs.lib.config import load_config
 from jobs.score_month import ScoringError, score_month
 from jobs.lib.validation import DataQualityError
+from tests.loop import copy_population
 
 
 def read(spark, population, name):
@@ -85,9 +86,7 @@ def test_scoring_refuses_an_uncalibrated_model(spark, population, tmp_path):
 
 @pytest.mark.slow
 def test_a_failed_run_leaves_the_tables_as_they_were(spark, population, tmp_path):
-    data_dir = tmp_path / "copy"
-    shutil.copytree(population.data_dir, data_dir)
-    config = load_config(env="local", overrides={"data_dir": str(data_dir)})
+    config = copy_population(population, tmp_path)
     households = delta.read(spark, config.source_path("households"))
     # every household in an unknown Caf: far above the quarantine threshold, the run stops
     broken = households.withColumn("caf", F.lit("00"))
@@ -103,9 +102,7 @@ def test_a_failed_run_leaves_the_tables_as_they_were(spark, population, tmp_path
 
 @pytest.mark.slow
 def test_scores_do_not_depend_on_monitoring_attributes(spark, population, tmp_path):
-    data_dir = tmp_path / "shuffled"
-    shutil.copytree(population.data_dir, data_dir)
-    config = load_config(env="local", overrides={"data_dir": str(data_dir)})
+    config = copy_population(population, tmp_path, "shuffled")
     households = delta.read(spark, config.source_path("households"))
     monitoring = ["head_sex", "head_nationality", "head_birth_date", "residence"]
     # each household takes the monitoring attributes of another one (a fixed permutation)
@@ -167,12 +164,8 @@ def test_calibration_quarantines_a_corrupt_opbd_control_which_does_not_move_the_
                                                                                           tmp_path):
     from jobs.calibrate import calibrate
 
-    def copy(name):
-        data_dir = tmp_path / name
-        shutil.copytree(population.data_dir, data_dir)
-        return load_config(env="local", overrides={"data_dir": str(data_dir)})
-
-    corrupted, removed = copy("corrupted"), copy("removed")
+    corrupted = copy_population(population, tmp_path, "corrupted")
+    removed = copy_population(population, tmp_path, "removed")
     controls = delta.read(spark, corrupted.source_path("controls"))
     window = F.col("control_date").between(date(2025, 2, 1), date(2026, 1, 31))
     # an OPBD control outside the target: read as is, its absurd amount would put it in

@@ -22,6 +22,7 @@ from domain.populations import ATTRIBUTES, UNKNOWN
 from jobs.lib.config import load_config
 from transforms.features import compute_features
 from transforms.populations import protected_attributes
+from tests.sources import DECLARATIONS, EVENTS, HOUSEHOLDS, MEMBERS, PAYMENTS
 
 M = date(2026, 1, 1)
 CAL = Calendar(M)
@@ -30,17 +31,6 @@ AS_OF = date(2025, 12, 31)
 SMIC = 1000.0  # resources of 500.00 € give a ratio of exactly 0.5
 ADULT_BORN = date(1980, 6, 15)
 LONG_AGO = date(2000, 1, 1)
-
-HOUSEHOLDS = ("household_id string, month date, caf string, couple boolean, guardianship boolean, "
-              "resources_eur decimal(12,2), head_sex string, head_nationality string, "
-              "head_birth_date date, residence string")
-MEMBERS = ("household_id string, member_id string, role string, birth_date date, activity string, "
-           "valid_from date, valid_to date")
-PAYMENTS = "household_id string, month date, benefit string, amount_eur decimal(12,2)"
-DECLARATIONS = ("household_id string, quarter_start date, declared_eur decimal(12,2), "
-                "prefilled_eur decimal(12,2), alimony boolean, self_employment_eur decimal(12,2), "
-                "corrected boolean, verified boolean")
-EVENTS = "household_id string, event_date date, code string"
 
 ROWS: dict[str, list] = {"households": [], "members": [], "payments": []}
 

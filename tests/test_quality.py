@@ -23,6 +23,7 @@ from jobs.score_month import score_month
 from jobs.lib.sources import read_sources
 from jobs.lib.validation import DataQualityError, check_source_schemas, parameters, schema_problems
 from transforms import quality
+from tests.loop import copy_population
 from domain.calendar import Span
 
 M = date(2026, 2, 1)
@@ -261,12 +262,6 @@ def _ddl(suite) -> str:
 
 SNAPSHOT_MONTH = date(2026, 1, 1)
 W12 = [date(2025, m, 1) for m in range(2, 13)] + [SNAPSHOT_MONTH]
-
-
-def copy_population(population, tmp_path, name="copy"):
-    data_dir = tmp_path / name
-    shutil.copytree(population.data_dir, data_dir)
-    return load_config(env="local", overrides={"data_dir": str(data_dir)})
 
 
 def rewrite(config, table, df, *, new_schema=False):

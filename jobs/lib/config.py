@@ -143,6 +143,16 @@ class Config(Settings):
 # Errors in the words of this project
 
 
+# pydantic's error kind -> what the value must be
+_TYPE_EXPECTED = {
+    "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
+    "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
+    "bool_type": "true or false", "bool_parsing": "true or false",
+    "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
+    "list_type": "a list", "tuple_type": "a list",
+}
+
+
 def _describe(error: Mapping[str, Any]) -> str:
     """A pydantic error in the words of this project."""
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
@@ -162,18 +172,8 @@ def _describe(error: Mapping[str, Any]) -> str:
         if isinstance(value, (bool, int, float)):
             hint = " (YAML reads unquoted yes/no/on/off as booleans and digits as numbers: quote it)"
         return f"must be a string{got(value)}{hint}"
-    if kind in {"int_type", "int_parsing", "int_from_float"}:
-        return f"must be an integer{got(value)}"
-    if kind in {"float_type", "float_parsing"}:
-        return f"must be a number{got(value)}"
-    if kind == "finite_number":
-        return f"must be a finite number{got(value)}"
-    if kind in {"bool_type", "bool_parsing"}:
-        return f"must be true or false{got(value)}"
-    if kind in {"dict_type", "model_type", "model_attributes_type"}:
-        return f"must be a mapping{got(value)}"
-    if kind in {"list_type", "tuple_type"}:
-        return f"must be a list{got(value)}"
+    if kind in _TYPE_EXPECTED:
+        return f"must be {_TYPE_EXPECTED[kind]}{got(value)}"
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected')}{got(value)}"
     if kind == "too_short":

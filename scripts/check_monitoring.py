@@ -1,0 +1,169 @@
+"""The monitoring's planted effects at size (MONITORING.md §5): a population generated over
+30 months, its last 13 months replayed twice (controllers unbiased, then biased), `dmde
+monitor` of the last month on each, then a planted drift; prints what must hold.
+
+    .venv/bin/python scripts/check_monitoring.py --households 20000 --data-dir /tmp/mon20k
+
+1. Generate and calibrate (or reuse) N households up to the month before --month; copy the
+   data dir; replay the last --months months (score, then simulate the DMDE controls) on
+   each copy, the second with controllers picking `--bias` (attribute=category) `--odds`
+   times as readily (`simulation.controller_bias`); `dmde monitor --month` on each.
+2. Model vs random: the top-decile (fraction 0.10) OPBD target rate of the model, its
+   Wilson CI above the rate of the RANDOM draw (all OPBD controls of the window).
+3. Controller bias: the planted category flagged OVER in the national
+   `monitoring_human_decisiveness` of the biased run, for every horizon whose cohort is
+   replayed (band ALL_LIST); no other category of that attribute flagged OVER; the
+   unbiased run flags none of that attribute's categories. Flags of other attributes are
+   printed: an attribute correlated with the planted one moves with it by construction.
+4. Planted drift: on a copy of the unbiased run, `guardianship` set for --drift-share of
+   the households of the snapshot month, the month scored again and monitored: only the
+   variable `guardianship` has `psi_variable` ≥ 0.10 nationally.
+
+The DMDE capacity is raised to --monthly-rate of the households a month (the real one is
+0.1 %) so that a band of a cohort holds hundreds of households: the decisiveness ratio of a
+category then has a CI of about ± 0.15, and a planted odds of 4 moves it well past 1.25
+(see the figures printed). Slow on 2 cores (two score runs a replayed month).
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from pyspark.sql import functions as F
+
+from _bench import arguments, population
+from domain import monitoring as vocabulary
+from domain.calendar import add_months
+from domain.synth import ControllerBias
+from jobs.lib import delta
+from jobs.lib.config import load_config
+from jobs.lib.publish import read_published
+from jobs.monitor_month import monitor_month
+from jobs.replay import replay
+from jobs.score_month import score_month
+
+PSI_MODERATE = 0.10
+
+
+def main() -> int:
+    parser = arguments(__doc__)
+    parser.add_argument("--months", type=int, default=13, help="months replayed up to --month")
+    parser.add_argument("--monthly-rate", type=float, default=0.025, help="DMDE capacity, share of households a month")
+    parser.add_argument("--bias", default="sex=M", help="attribute=category the controllers favour")
+    parser.add_argument("--odds", type=float, default=4.0)
+    parser.add_argument("--drift-share", type=float, default=0.15)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    config, spark, month = population(args)
+    capacity = round(config.capacity.national_controls_per_year / 12 / args.monthly_rate)
+    first = add_months(month, 1 - args.months)
+    attribute, category = args.bias.split("=")
+    bias = ControllerBias(attribute=attribute, category=category, odds=args.odds)
+    simulation = config.synth().simulation
+
+    def run(name: str, settings) -> object:
+        data_dir = Path(f"{args.data_dir}-{name}")
+        if not data_dir.exists():
+            shutil.copytree(args.data_dir, data_dir)
+        cfg = load_config(overrides={"data_dir": str(data_dir), "capacity": {"reference_households": capacity}})
+        replay(spark, cfg, first, month, settings=settings)
+        result = monitor_month(spark, cfg, month)
+        print(f"[{name}] replayed {first:%Y-%m} … {month:%Y-%m} and monitored: {result['dmde_controls_window']:,} "
+              f"DMDE, {result['opbd_controls_window']:,} OPBD controls in the window; "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+        return cfg
+
+    unbiased = run("unbiased", simulation)
+    biased = run("biased", simulation.model_copy(update={"controller_bias": bias}))
+
+    def published(cfg, table):
+        return read_published(spark, cfg, table, month, ledger="monitoring_runs", job="monitor")
+
+    checks = []
+
+    # 2. model vs random, OPBD of the window
+    perf = {(r.rule, r.fraction): r for r in published(unbiased, "monitoring_performance")
+            .where((F.col("sample") == "OPBD") & (F.col("caf") == vocabulary.NATIONAL)).collect()}
+    top, rand = perf[(vocabulary.RULE_MODEL, 0.10)], perf[(vocabulary.RULE_RANDOM, 1.0)]
+    checks.append(("top decile's OPBD target rate above RANDOM",
+                   f"{top.target_rate:.1%} [{top.target_rate_ci_low:.1%}, {top.target_rate_ci_high:.1%}] on "
+                   f"{top.n_controls:,} controls vs {rand.target_rate:.1%} on {rand.n_controls:,}",
+                   top.target_rate_ci_low > rand.target_rate))
+
+    # 3. controller bias, national decisiveness
+    def flags(cfg):
+        rows = published(cfg, "monitoring_human_decisiveness").where(
+            (F.col("caf") == vocabulary.NATIONAL) & F.col("flag").isin(vocabulary.FLAG_OVER, vocabulary.FLAG_UNDER))
+        return rows.select("attribute", "category", "band", "horizon_months", "flag", "controlled_ratio_vs_band",
+                           "controlled_ratio_vs_band_ci_low", "controlled_ratio_vs_band_ci_high",
+                           "n_households").collect()
+
+    def planted_rows(cfg):
+        return {r.horizon_months: r for r in published(cfg, "monitoring_human_decisiveness").where(
+            (F.col("caf") == vocabulary.NATIONAL) & (F.col("attribute") == attribute)
+            & (F.col("category") == category) & (F.col("band") == "ALL_LIST")).collect()}
+
+    before, after = flags(unbiased), flags(biased)
+    planted_after, planted_before = planted_rows(biased), planted_rows(unbiased)
+    for horizon, row in sorted(planted_after.items()):
+        was = planted_before.get(horizon)
+        checks.append((f"{attribute} = {category} OVER, ALL_LIST, horizon {horizon}",
+                       f"ratio {_ci(row)} on {row.n_households:,} households (unbiased: {_ci(was)})",
+                       row.flag == vocabulary.FLAG_OVER))
+    others = sorted({(r.category, r.band, r.horizon_months) for r in after
+                     if r.attribute == attribute and r.category != category and r.flag == vocabulary.FLAG_OVER})
+    checks.append((f"other {attribute} categories flagged OVER (biased)", f"{len(others)} {others[:3]}", not others))
+    same = [(r.category, r.band, r.horizon_months, r.flag) for r in before if r.attribute == attribute]
+    checks.append((f"{attribute} flagged at all (unbiased)", f"{len(same)} {same[:3]}", not same))
+    print(f"\nnational decisiveness flags of other attributes: unbiased {_by_attribute(before, attribute)}, "
+          f"biased {_by_attribute(after, attribute)}")
+
+    # 4. planted drift: guardianship for a share of the snapshot month's households
+    drifted = Path(f"{args.data_dir}-drift")
+    shutil.rmtree(drifted, ignore_errors=True)
+    shutil.copytree(unbiased.data_dir, drifted)
+    cfg = load_config(overrides={"data_dir": str(drifted), "capacity": {"reference_households": capacity}})
+    snapshot = add_months(month, -1)
+    households = delta.read(spark, cfg.source_path("households")).where(F.col("month") == F.lit(snapshot))
+    chosen = F.abs(F.xxhash64("household_id")) % 10_000 < int(args.drift_share * 10_000)
+    planted = households.withColumn("guardianship", F.col("guardianship") | chosen).localCheckpoint()
+    delta.write(planted, cfg.source_path("households"), partition_by=["month"], mode="overwrite",
+                run_id="check_monitoring", operation="PLANT DRIFT", replace={"month": [snapshot]})
+    score_month(spark, cfg, month)
+    monitor_month(spark, cfg, month)
+    psi = {r.variable: r.psi_variable for r in published(cfg, "monitoring_drift").where(
+        (F.col("caf") == vocabulary.NATIONAL)).select("variable", "psi_variable").distinct().collect()}
+    moved = sorted(v for v, p in psi.items() if p is not None and p >= PSI_MODERATE and v != "score")
+    checks.append(("variables with PSI ≥ 0.10 after the planted drift",
+                   f"{moved} (guardianship {psi.get('guardianship', float('nan')):.3f}, score "
+                   f"{psi.get('score') or float('nan'):.3f}; largest other "
+                   f"{max((p for v, p in psi.items() if v not in ('guardianship', 'score') and p), default=0):.3f})",
+                   moved == ["guardianship"]))
+
+    print(f"\n{args.households:,} households, replay {first:%Y-%m} … {month:%Y-%m}, capacity "
+          f"{args.monthly_rate:.1%} a month, bias {args.bias} × {args.odds:g}, seed {args.seed}")
+    for name, figure, ok in checks:
+        print(f"  {'ok  ' if ok else 'FAIL'} {name:<52} {figure}")
+    print(f"total {time.perf_counter() - started:.0f} s")
+    return 0 if all(ok for _, _, ok in checks) else 1
+
+
+def _ci(row) -> str:
+    if row is None or row.controlled_ratio_vs_band is None:
+        return "n/a"
+    return (f"{row.controlled_ratio_vs_band:.2f} [{row.controlled_ratio_vs_band_ci_low:.2f}, "
+            f"{row.controlled_ratio_vs_band_ci_high:.2f}] {row.flag}")
+
+
+def _by_attribute(rows, planted: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in rows:
+        if r.attribute != planted:
+            counts[r.attribute] = counts.get(r.attribute, 0) + 1
+    return counts
+
+
+if __name__ == "__main__":
+    sys.exit(main())
