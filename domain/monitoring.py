@@ -46,9 +46,6 @@ RULE_RANDOM = "RANDOM"
 # §2.4: the Aequitas metrics of a confusion table.
 PARITY_METRICS: tuple[str, ...] = ("pprev", "prev", "precision", "fpr", "tpr")
 
-# §0: `data_origin` drives the report's banner.
-DATA_ORIGINS: tuple[str, ...] = ("real", "synthetic")
-
 
 def normal_quantile(level: float) -> float:
     """z of a two-sided interval at `level`, rounded to 6 decimals as MONITORING.md §3

@@ -1,4 +1,4 @@
-"""The populations the monitoring compares (MONITORING.md §1), as data.
+"""The populations the monitoring compares (docs/monitoring.md, "The monitored populations"), as data.
 
 Each attribute has categories, and every category a French label for the ethics
 committee's report (`conf/populations.yaml`). The rules that put a household in a category
@@ -67,8 +67,9 @@ class PopulationsSpec(Strict):
     def _the_rules_categories(self) -> PopulationsSpec:
         problems: list[tuple[tuple[str | int, ...], str]] = []
         if list(self.attributes) != list(ATTRIBUTES):
-            problems.append((("attributes",), f"must list exactly the attributes of MONITORING.md §1, in this "
-                                              f"order: {', '.join(ATTRIBUTES)} (got {', '.join(self.attributes)})"))
+            problems.append((("attributes",), f"must list exactly the monitored attributes (docs/monitoring.md), "
+                                              f"in this order: {', '.join(ATTRIBUTES)} "
+                                              f"(got {', '.join(self.attributes)})"))
         for name, attribute in self.attributes.items():
             codes = attribute.codes()
             for i, code in enumerate(codes):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, model_validator
 
@@ -179,7 +179,6 @@ class MonitoringSettings(Strict):
     score_bins: Annotated[tuple[NonNegative, ...], list_to_tuple, Field(min_length=2)]
     bootstrap: BootstrapSettings
     intersections: Annotated[tuple[Pair, ...], list_to_tuple] = ()
-    data_origin: Literal["real", "synthetic"]
     attributes_retention_months: PositiveInt
 
     @model_validator(mode="after")

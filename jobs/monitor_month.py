@@ -39,7 +39,7 @@ from domain.calendar import Span, add_months, months
 from domain.errors import DmdeError
 from domain.model import ModelSpec
 from domain.populations import intersection_column
-from jobs.lib import delta
+from jobs.lib import delta, synthetic
 from jobs.lib.config import Config
 from jobs.lib.models import load_scoring_model
 from jobs.lib.opbd import SAMPLE_MONTHS
@@ -303,7 +303,7 @@ def monitor_month(spark: SparkSession, config: Config, month: date, progress: Pr
         outputs = {t: spark.createDataFrame(rows_of.records(frames[t], schemas[t]), schemas[t]) for t in TABLES}
         last_month = window[-1]
         run = {
-            "model_version": version, "code_version": code_version(), "data_origin": settings.data_origin,
+            "model_version": version, "code_version": code_version(), "data_origin": synthetic.data_origin(config),
             "window_start": window[0], "window_end": window[-1], "window_months_available": len(available),
             "months_read": [*available, month], "households_scored": households_scored,
             "dmde_controls_month": int((dmde["control_month"] == last_month).sum()),

@@ -666,7 +666,7 @@ def method_section(inp: ReportInput) -> dict:
         "fractions": ", ".join(fmt.percent(q, 1) for q in s.fractions),
         "cells_tested": fmt.integer(run.get("cells_tested")), "flagged": fmt.integer(sum(flagged.values())),
         "code_version": run.get("code_version") or fmt.MISSING, "model_version": run.get("model_version") or fmt.MISSING,
-        "run_id": run.get("run_id"), "data_origin": run.get("data_origin") or s.data_origin,
+        "run_id": run.get("run_id"), "data_origin": run.get("data_origin"),
         "glossary": inp.texts["glossary"],
     }
 
@@ -674,7 +674,7 @@ def method_section(inp: ReportInput) -> dict:
 def report_context(inp: ReportInput) -> dict:
     texts, labels = inp.texts, Labels(inp.populations, inp.model)
     sections = texts["sections"]
-    origin = inp.run.get("data_origin") or inp.settings.data_origin
+    origin = inp.run.get("data_origin")
     band = f"{fmt.decimal(inp.settings.band[0])} – {fmt.decimal(inp.settings.band[1])}"
     return {
         "title": texts["title"], "month": fmt.french_month(inp.month, texts["months"]),

@@ -340,7 +340,7 @@ def build_tables(config: Config, month: date, *, households: int = 200_000, opbd
         "run_id": run_id, "job": "monitor", "score_month": month, "status": "succeeded", "claim": 1,
         "host": "fixture", "pid": 1, "pid_started": None, "started_at": datetime(2026, 2, 3, 6, 40, tzinfo=timezone.utc),
         "finished_at": RUN_FINISHED_AT, "message": None, "model_version": spec.version, "code_version": "0.1.0",
-        "data_origin": settings.data_origin, "window_start": months[0], "window_end": months[-1],
+        "data_origin": "synthetic", "window_start": months[0], "window_end": months[-1],
         "window_months_available": len(months), "months_read": [*months, month], "households_scored": households,
         "dmde_controls_month": len(month_controls), "dmde_controls_window": len(dmde),
         "opbd_controls_window": len(opbd),

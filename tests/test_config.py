@@ -345,7 +345,7 @@ BROKEN = {
         f"{POPULATIONS}: attributes.sex.categories[0].lower: a categorical attribute's category has no band fields"),
     "an attribute missing": (
         POPULATIONS, lambda d: d["attributes"].pop("territory"),
-        f"{POPULATIONS}: attributes: must list exactly the attributes of MONITORING.md §1"),
+        f"{POPULATIONS}: attributes: must list exactly the monitored attributes (docs/monitoring.md)"),
     "an intersection with an unknown attribute": (
         "conf/base.yaml", lambda d: assign(d["monitoring"], "intersections", [["family_situation", "gender"]]),
         "conf/base.yaml: monitoring.intersections[0]: unknown attribute(s) gender"),

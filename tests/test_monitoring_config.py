@@ -18,7 +18,7 @@ def test_the_published_monitoring_settings():
         "score_bins": [0, 0.05, 0.10, 0.15, 0.20, 0.30, 0.40, 1.0],
         "bootstrap": {"replicates": 1000, "seed": 20260101, "level": 0.95},
         "intersections": [["family_situation", "sex"], ["nationality", "sex"]],
-        "data_origin": "synthetic", "attributes_retention_months": 25,
+        "attributes_retention_months": 25,
     }
 
 
@@ -58,8 +58,6 @@ BROKEN = {
                               "<overrides>: monitoring.intersections[0]: crosses sex with itself"),
     "duplicate intersection": ({"intersections": [["sex", "nationality"], ["nationality", "sex"]]},
                                "<overrides>: monitoring.intersections[1]: duplicate of intersections[0]"),
-    "unknown origin": ({"data_origin": "mixed"},
-                       "<overrides>: monitoring.data_origin: must be one of 'real' or 'synthetic'"),
     "unknown key": ({"alpha": 0.05}, "<overrides>: monitoring.alpha: unknown key"),
     "fraction as a string": ({"fractions": ["0.1"]},
                              "<overrides>: monitoring.fractions[0]: must be a number"),

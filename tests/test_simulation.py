@@ -197,6 +197,8 @@ def test_refuses_a_data_dir_whose_sources_are_not_synthetic(spark, loop, tmp_pat
         assert "not marked dmde.data_origin=synthetic: households" in str(raised.value)
         assert "synthetic data only" in str(raised.value)
     assert delta.version(real.source_path("controls")) == version
+    # the report's banner follows the same marks
+    assert synthetic.data_origin(config) == "synthetic" and synthetic.data_origin(real) == "real"
 
 
 @pytest.mark.slow

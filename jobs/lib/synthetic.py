@@ -50,6 +50,13 @@ def _properties(path: str) -> dict[str, str]:
     return dict(LogTable(path).metadata().configuration) if delta.exists(path) else {}
 
 
+def data_origin(config: Config) -> str:
+    """`synthetic` when the generator marked every source table, else `real` (the report's
+    banner follows it)."""
+    marked = all(_properties(config.source_path(name)).get(ORIGIN) == SYNTHETIC for name in SOURCE_TABLES)
+    return SYNTHETIC if marked else "real"
+
+
 def require_synthetic(config: Config) -> SyntheticSources:
     """The generator's record, or a clear refusal (read from the Delta logs: no Spark job)."""
     unmarked = [name for name in SOURCE_TABLES
