@@ -11,10 +11,12 @@ monitor` of the last month on each, then a planted drift; prints what must hold.
 2. Model vs random: the top-decile (fraction 0.10) OPBD target rate of the model, its
    Wilson CI above the rate of the RANDOM draw (all OPBD controls of the window).
 3. Controller bias: the planted category flagged OVER in the national
-   `monitoring_human_decisiveness` of the biased run, for every horizon whose cohort is
-   replayed (band ALL_LIST); no other category of that attribute flagged OVER; the
-   unbiased run flags none of that attribute's categories. Flags of other attributes are
-   printed: an attribute correlated with the planted one moves with it by construction.
+   `monitoring_human_decisiveness` of the biased run, in at least one band of every horizon
+   whose cohort is replayed (at this capacity the lists are worked through within the
+   horizon, ALL_LIST's ratio is 1 by construction: the bias shows in the deciles the
+   controllers draw their off-list controls from); no other category of that attribute
+   flagged OVER; the unbiased run flags none of that attribute's categories. Flags of other
+   attributes are printed: an attribute correlated with the planted one moves with it.
 4. Planted drift: on a copy of the unbiased run, `guardianship` set for --drift-share of
    the households of the snapshot month, the month scored again and monitored: only the
    variable `guardianship` has `psi_variable` ≥ 0.10 nationally.
@@ -86,11 +88,19 @@ def main() -> int:
     # 2. model vs random, OPBD of the window
     perf = {(r.rule, r.fraction): r for r in published(unbiased, "monitoring_performance")
             .where((F.col("sample") == "OPBD") & (F.col("caf") == vocabulary.NATIONAL)).collect()}
-    top, rand = perf[(vocabulary.RULE_MODEL, 0.10)], perf[(vocabulary.RULE_RANDOM, 1.0)]
-    checks.append(("top decile's OPBD target rate above RANDOM",
-                   f"{top.target_rate:.1%} [{top.target_rate_ci_low:.1%}, {top.target_rate_ci_high:.1%}] on "
-                   f"{top.n_controls:,} controls vs {rand.target_rate:.1%} on {rand.n_controls:,}",
-                   top.target_rate_ci_low > rand.target_rate))
+    # the top decile, or the first selection beyond it whose row is not suppressed (a count of
+    # 1 … 10 in a row, e.g. its frauds, suppresses it whole at small sizes)
+    rand = perf[(vocabulary.RULE_RANDOM, 1.0)]
+    shown = [perf[key] for key in sorted(perf) if key[0] == vocabulary.RULE_MODEL and key[1] >= 0.10
+             and not perf[key].suppressed]
+    if not shown:
+        checks.append(("model's OPBD target rate above RANDOM", "every selection from 10 % suppressed", False))
+    else:
+        top = shown[0]
+        checks.append((f"top {top.fraction:.0%}'s OPBD target rate above RANDOM",
+                       f"{top.target_rate:.1%} [{top.target_rate_ci_low:.1%}, {top.target_rate_ci_high:.1%}] on "
+                       f"{top.n_controls:,} controls vs {rand.target_rate:.1%} on {rand.n_controls:,}",
+                       top.target_rate_ci_low > rand.target_rate))
 
     # 3. controller bias, national decisiveness
     def flags(cfg):
@@ -100,18 +110,23 @@ def main() -> int:
                            "controlled_ratio_vs_band_ci_low", "controlled_ratio_vs_band_ci_high",
                            "n_households").collect()
 
+    # The capacity makes the lists short enough to be worked through within a horizon (every
+    # listed household is controlled: ALL_LIST's ratio is 1 by construction), so the bias shows
+    # where the controllers choose: the deciles they draw the off-list controls from.
     def planted_rows(cfg):
-        return {r.horizon_months: r for r in published(cfg, "monitoring_human_decisiveness").where(
+        return published(cfg, "monitoring_human_decisiveness").where(
             (F.col("caf") == vocabulary.NATIONAL) & (F.col("attribute") == attribute)
-            & (F.col("category") == category) & (F.col("band") == "ALL_LIST")).collect()}
+            & (F.col("category") == category) & ~F.col("suppressed")
+            & F.col("controlled_ratio_vs_band").isNotNull()).collect()
 
     before, after = flags(unbiased), flags(biased)
-    planted_after, planted_before = planted_rows(biased), planted_rows(unbiased)
-    for horizon, row in sorted(planted_after.items()):
-        was = planted_before.get(horizon)
-        checks.append((f"{attribute} = {category} OVER, ALL_LIST, horizon {horizon}",
-                       f"ratio {_ci(row)} on {row.n_households:,} households (unbiased: {_ci(was)})",
-                       row.flag == vocabulary.FLAG_OVER))
+    planted_after = planted_rows(biased)
+    for horizon in sorted({r.horizon_months for r in planted_after}):
+        rows = sorted((r for r in planted_after if r.horizon_months == horizon), key=lambda r: r.band)
+        over = [r for r in rows if r.flag == vocabulary.FLAG_OVER]
+        checks.append((f"{attribute} = {category} OVER in a band, horizon {horizon}",
+                       "; ".join(f"{r.band} {_ci(r)} on {r.n_households:,}" for r in (over or rows)[:3]),
+                       bool(over)))
     others = sorted({(r.category, r.band, r.horizon_months) for r in after
                      if r.attribute == attribute and r.category != category and r.flag == vocabulary.FLAG_OVER})
     checks.append((f"other {attribute} categories flagged OVER (biased)", f"{len(others)} {others[:3]}", not others))
