@@ -18,6 +18,7 @@ JOBS = {
     "generate": ("jobs.generate", "write a synthetic population's six source tables"),
     "validate": ("jobs.validate", "check the source tables a score month reads (rules in expectations/)"),
     "calibrate": ("jobs.calibrate", "compute the models' intercepts on the OPBD random-control sample"),
+    "estimate": ("jobs.estimate", "re-fit the models' odds ratios on the OPBD sample, next to the published ones"),
     "score": ("jobs.score_month", "score every household of a month (or a range of months)"),
     "simulate-controls": ("jobs.simulate_controls",
                           "draw a month's DMDE controls from the published lists (synthetic data only)"),

@@ -389,7 +389,8 @@ _MODEL_HEADER = """\
 # (ModelSpec). Banded modalities: `exact`, or [lower, upper) with an omitted edge
 # unbounded, matched in listed order (first match wins). A model absent from
 # `odds_ratio`: the variable is not in that model. Rewritten by `dmde calibrate`
-# (comments are not kept).
+# (comments are not kept); `dmde estimate` writes one with estimated odds ratios and
+# their `provenance`.
 """
 
 
@@ -404,6 +405,11 @@ def write_model(spec: ModelSpec, path: str | Path) -> None:
     """Write `spec` as YAML, keeping the variable and modality order; atomic replace."""
     path = Path(path)
     doc = spec.model_dump(mode="json")
+    provenance = doc.pop("provenance")
+    if provenance is not None:  # an estimated file says so right after its source
+        provenance["merged_into_reference"] = [_FlowDict(m) for m in provenance["merged_into_reference"]]
+        doc = {key: value for key, value in [*list(doc.items())[:3], ("provenance", provenance),
+                                             *list(doc.items())[3:]]}
     doc["target"] = {key: _compact(value) for key, value in doc["target"].items()}
     doc["blend"] = _FlowDict(doc["blend"])
     for variable in doc["variables"]:
