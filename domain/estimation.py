@@ -29,7 +29,7 @@ TOO_RARE = "fewer than %d households of the sample in it (%d)"
 NO_EVENT = "no household of it in the target (quasi-separation)"
 ALL_EVENTS = "every household of it in the target (quasi-separation)"
 REFERENCE_TOO_RARE = "its variable's reference modality %s has fewer than %d households of the sample (%d)"
-UNSTABLE = "standard error %.3g of its ln odds ratio above %.3g after the fit (quasi-separation)"
+UNSTABLE = "standard error %.2f of its ln odds ratio above %.2f after the fit (quasi-separation)"
 
 MODEL_ESTIMATES_COLUMNS = ", ".join([
     "score_month date, model string, term string, variable string, modality string",
