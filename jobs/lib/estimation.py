@@ -21,7 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from domain.errors import DmdeError
-from domain.estimation import ESTIMATED, MODALITY, Term, design
+from domain.estimation import ESTIMATED, MODALITY, MODEL_ESTIMATES_COLUMNS, Term, design
 from domain.model import Intercept, MergedModality, ModelSpec, Provenance
 from domain.settings import EstimateSettings
 from transforms import estimation
@@ -35,7 +35,7 @@ class EstimationError(DmdeError):
 
 @dataclass(frozen=True)
 class ModelEstimates:
-    """One model's rows of model_estimates (a small frame, collected) and its fit."""
+    """One model's rows of model_estimates (a frame of a few dozen rows) and its fit."""
 
     rows: DataFrame
     fit: estimation.Fit
@@ -121,8 +121,10 @@ def table_rows(estimated: Mapping[str, ModelEstimates], month: date, model_versi
     rows = frames[0].rows
     for other in frames[1:]:
         rows = rows.unionByName(other.rows)
-    return rows.select(F.lit(month).alias("score_month"), *estimation.ESTIMATE_COLUMNS,
+    rows = rows.select(F.lit(month).alias("score_month"), *estimation.ESTIMATE_COLUMNS,
                        F.lit(model_version).alias("model_version"), F.lit(run_id).alias("run_id"))
+    schema = rows.sparkSession.createDataFrame([], MODEL_ESTIMATES_COLUMNS).schema  # the table's, in its order
+    return rows.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema])
 
 
 def significant(value: float) -> float:
