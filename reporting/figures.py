@@ -221,10 +221,12 @@ def band_lines(name: str, bands: Sequence[str], series: Sequence[Series], *, yla
         fig = _figure(3.0)
         ax = fig.add_subplot()
         xs = list(range(len(bands)))
+        drawn = False
         for s in series:
             points = [(x, v) for x, v in zip(xs, s.values) if isinstance(v, tuple) and v[0] is not None]
             if not points:
                 continue
+            drawn = True
             px = [x for x, _ in points]
             ax.plot(px, [v[0] for _, v in points], marker=s.marker, color=s.colour, ms=3.5, lw=1.2, label=s.label)
             ax.fill_between(px, [v[1] if v[1] is not None else v[0] for _, v in points],
@@ -239,7 +241,11 @@ def band_lines(name: str, bands: Sequence[str], series: Sequence[Series], *, yla
         ax.yaxis.set_major_formatter(_french(0, 100))
         ax.set_ylabel(ylabel)
         ax.set_xlabel(xlabel)
-        ax.legend(loc="lower right")
+        if drawn:
+            ax.legend(loc="lower right")
+        else:  # no cohort followed long enough yet: say so rather than draw an empty legend
+            ax.text(0.5, 0.5, "aucune cohorte suivie assez longtemps", transform=ax.transAxes, ha="center",
+                    va="center", fontsize=8, color="#555555")
         return to_svg(fig, name)
 
 

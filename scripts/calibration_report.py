@@ -19,7 +19,7 @@ from domain.calendar import add_months, month_start
 from jobs.generate import generate
 from jobs.lib import tables
 from jobs.lib.config import load_config
-from jobs.lib.spark import get_spark
+from jobs.lib.spark import session_for
 from transforms.features import compute_features
 from transforms.model import with_modalities
 
@@ -51,7 +51,7 @@ def modality_counts(features, spec) -> dict[tuple[str, str | None], int]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     config = load_config(overrides={"data_dir": args.data_dir})
-    spark = get_spark(config.spark.app_name, config.spark.master, config.spark.conf)
+    spark = session_for(config)
     if not tables.exists(config.source_path("households")):
         print(f"No sources in {args.data_dir}: generating {args.households:,} households.")
         generate(spark, config, households=args.households, start=args.start, end=args.end, seed=args.seed)
