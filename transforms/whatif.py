@@ -73,14 +73,14 @@ def best_change(changes: DataFrame, scored: DataFrame) -> DataFrame:
         (F.col("changed_score") - F.col("score")).alias("score_change"))
 
 
-def place_in_caf(scored: DataFrame, month_scores: DataFrame) -> DataFrame:
+def place_in_caf(scored: DataFrame, score_counts: DataFrame) -> DataFrame:
     """Where each row's score stands among its Caf's scored households of the month
-    (`month_scores`: caf, score), read as `transforms.ranking.rank_within_caf` reads a
-    scored household: rank_in_caf = 1 + the Caf's households with a higher score,
-    households_in_caf, and percentile_in_caf = ⌈100 × rank_in_caf / households_in_caf⌉
-    (1 = the top 1 % of the Caf; at most 100). Null for a Caf without scored households."""
-    by_score = month_scores.groupBy("caf", "score").agg(F.count(F.lit(1)).alias("households"))
-    others = by_score.select("caf", F.col("score").alias("other_score"), "households")
+    (`score_counts`: caf, score, households: how many of the Caf's households have that
+    score), read as `transforms.ranking.rank_within_caf` reads a scored household:
+    rank_in_caf = 1 + the Caf's households with a higher score, households_in_caf, and
+    percentile_in_caf = ⌈100 × rank_in_caf / households_in_caf⌉ (1 = the top 1 % of the
+    Caf; at most 100). Null for a Caf without scored households."""
+    others = score_counts.select("caf", F.col("score").alias("other_score"), "households")
     counted = (scored.select("household_id", "caf", "score")
                .join(others, on="caf", how="left")
                .groupBy("household_id")

@@ -28,7 +28,7 @@ from domain.whatif import FORM_TAGS, ModalityHousehold, SourceHousehold, WhatIfF
 from expectations import declarations, events, households, members, payments
 from jobs.lib.config import Config, _describe, read_yaml
 from jobs.lib.opbd import caf_starts
-from jobs.lib.publish import published_run, read_published
+from jobs.lib.publish import published_ledger_row, scan_published
 from transforms import model, whatif
 from transforms.features import compute_features
 
@@ -159,24 +159,44 @@ def score_whatif(spark: SparkSession, config: Config, spec: ModelSpec, what: Wha
     contributions, best single change and place among its Caf's scored households (one
     dict per household, in the file's order)."""
     modalities = modalities_of(spark, config, spec, what).persist(StorageLevel.MEMORY_AND_DISK)
+    prefill = model.with_prefill_start(caf_starts(spark, config))
+    scored = (modalities.transform(prefill)
+              .transform(model.score, spec, what.month)
+              .transform(whatif.with_contributions, spec)
+              .persist(StorageLevel.MEMORY_AND_DISK))
+    # Each result is collected on its own (a handful of rows each): joined together on top
+    # of the model's wide projections, they cost Spark's optimizer minutes.
     try:
-        prefill = model.with_prefill_start(caf_starts(spark, config))
-        scored = (modalities.transform(prefill)
-                  .transform(model.score, spec, what.month)
-                  .transform(whatif.with_contributions, spec))
+        rows = {row.household_id: row.asDict() for row in scored.collect()}
         changes = (modalities.transform(whatif.single_changes, spec)
                    .transform(prefill)
                    .transform(model.score, spec, what.month))
-        result = scored.join(whatif.best_change(changes, scored), on="household_id", how="left")
-        run = published_run(spark, config, "runs", what.month, "score")
+        for row in whatif.best_change(changes, scored).collect():
+            rows[row.household_id].update(row.asDict())
+        run = published_ledger_row(config, "runs", what.month, "score")
         if run is not None:
-            month_scores = read_published(spark, config, "scores", what.month).select("caf", "score")
-            result = result.join(whatif.place_in_caf(scored, month_scores), on="household_id", how="left")
-        rows = {row.household_id: row.asDict() for row in result.collect()}  # the file's households: a handful
+            counts = score_counts(spark, config, what.month, run["table_versions"], sorted(set(what.cafs.values())))
+            for row in whatif.place_in_caf(scored, counts).collect():
+                rows[row.household_id].update(row.asDict())
     finally:
+        scored.unpersist()
         modalities.unpersist()
     _check_matched(what, spec, rows)
     return [_household(what, spec, household, rows[household.id], run) for household in what.households]
+
+
+def score_counts(spark: SparkSession, config: Config, month: date, versions: dict[str, int],
+                 cafs: list[str]) -> DataFrame:
+    """caf, score, households: how many of each Caf's households the month's published
+    `scores` gives each score, read with polars from the Delta log as `dmde show` reads it
+    (a handful of Caf, grouped before Spark sees them)."""
+    import polars as pl
+
+    grouped = (scan_published(config, "scores", month, versions)
+               .filter(pl.col("caf").is_in(cafs))
+               .group_by("caf", "score").agg(pl.len().alias("households"))
+               .collect())
+    return spark.createDataFrame(grouped.rows(), "caf string, score double, households long")
 
 
 def _check_matched(what: WhatIf, spec: ModelSpec, rows: dict[str, dict[str, Any]]) -> None:
@@ -212,10 +232,10 @@ def _household(what: WhatIf, spec: ModelSpec, household, row: dict[str, Any], ru
         if row.get("households_in_caf"):
             place = {"status": "scored", "rank_in_caf": row["rank_in_caf"],
                      "households_in_caf": row["households_in_caf"], "percentile_in_caf": row["percentile_in_caf"],
-                     "run_id": run.run_id, "model_version": run.model_version}
+                     "run_id": run["run_id"], "model_version": run["model_version"]}
         else:
             place = {"status": f"no household of Caf {row['caf']} scored in {what.month:%Y-%m}",
-                     "run_id": run.run_id, "model_version": run.model_version}
+                     "run_id": run["run_id"], "model_version": run["model_version"]}
     return {
         "id": household.id,
         "label": household.label,
