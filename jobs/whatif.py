@@ -1,12 +1,13 @@
 """Score households described in a file, as `dmde score` would have scored them.
 
-    dmde whatif FILE.yaml [--month YYYY-MM] [--caf CODE] [--json]
+    dmde whatif [FILE.yaml] [--month YYYY-MM] [--caf CODE] [--json]
 
 FILE describes households in the terms of the source tables (members with their role,
 birth date and activity, payments per benefit and month, resources, DTRs, events) or
-directly by the 19 variables' modalities (see conf/personas.yaml and docs/rules.md,
-"What-if"). Each is scored by the very transforms of the monthly run (the variables, the
-modalities, both models, the blend) with the calibrated model of the data directory.
+directly by the 19 variables' modalities (see docs/rules.md, "What-if"); without FILE,
+the profils-types of conf/personas.yaml (`personas_file`). Each is scored by the very
+transforms of the monthly run (the variables, the modalities, both models, the blend)
+with the calibrated model of the data directory.
 For each household: every variable's modality with its French label and its contribution
 (the log odds ratio of the modality, blended as the score is: (1 - w)·ln OR_model1 +
 w·ln OR_model2), p_model1, p_model2, w_model2, the score, its place among the Caf's scored
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.codes import CAF_CODES
+from domain.errors import display
 from jobs.lib.models import load_scoring_model
 from jobs.lib.runner import JobContext, job_main, month_argument
 from jobs.lib.whatif import load_whatif, score_whatif
@@ -43,29 +45,32 @@ def caf_argument(value: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, metavar="FILE", help="the what-if file (YAML), e.g. conf/personas.yaml")
+    parser.add_argument("file", type=Path, metavar="FILE", nargs="?",
+                        help="the what-if file (YAML); default: the configuration's personas_file, conf/personas.yaml")
     parser.add_argument("--month", type=month_argument,
                         help="score month YYYY-MM (overrides the file's `month`)")
-    parser.add_argument("--caf", type=caf_argument, help="score every household as a household of this Caf (overrides the file's "
-                                      "and the households' `caf`), e.g. 59, 2A, 974")
+    parser.add_argument("--caf", type=caf_argument,
+                        help="score every household as a household of this Caf (overrides the file's and the "
+                             "households' `caf`), e.g. 59, 2A, 974")
     parser.add_argument("--json", action="store_true", help="print one JSON document (for machines)")
 
 
 def run(ctx: JobContext) -> int:
     args, config = ctx.args, ctx.config
     spec = load_scoring_model(config)
-    what = load_whatif(args.file, config, spec, month=args.month, caf=args.caf)
+    file = args.file or config.personas_file
+    what = load_whatif(file, config, spec, month=args.month, caf=args.caf)
     if args.json:
         ctx.progress.quiet = True  # stdout carries the JSON document only
     results = score_whatif(ctx.spark, config, spec, what)
     if args.json:
-        print(json.dumps({"file": str(args.file), "score_month": f"{what.month:%Y-%m}",
+        print(json.dumps({"file": str(file), "score_month": f"{what.month:%Y-%m}",
                           "model_version": spec.calibrated_version(), "data_dir": str(config.data_dir),
                           "households": results}, ensure_ascii=False, indent=2))
         return 0
-    blend = spec.blend
-    print(f"What-if {args.file}: score month {what.month:%Y-%m}, model {spec.calibrated_version()} "
-          f"(data {config.data_dir}); score = (1 - w_{blend.after})·p_{blend.before} + w_{blend.after}·p_{blend.after}")
+    w, p_before, p_after = spec.weight_column, *map(spec.probability_column, (spec.blend.before, spec.blend.after))
+    print(f"What-if {display(file)}: score month {what.month:%Y-%m}, model {spec.calibrated_version()} "
+          f"(data {config.data_dir}); score = (1 - {w})·{p_before} + {w}·{p_after}")
     for result in results:
         print()
         print(household_text(result, spec))

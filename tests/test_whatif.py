@@ -389,13 +389,20 @@ def test_dmde_whatif_prints_every_persona(population, capsys, local_partitions):
 
 
 def test_dmde_whatif_json_parses(population, capsys, local_partitions):
-    assert main(["whatif", str(PERSONAS), "--json", "--month", "2026-01", "--data-dir", str(population.data_dir)]) == 0
+    """Without FILE: the configuration's personas_file, conf/personas.yaml."""
+    assert main(["whatif", "--json", "--month", "2026-01", "--data-dir", str(population.data_dir)]) == 0
     document = json.loads(capsys.readouterr().out)
     assert [h["id"] for h in document["households"]] == persona_ids()
     assert document["score_month"] == "2026-01"
     for household in document["households"]:
         assert household["place_in_caf"] == {"status": "month not scored"}  # the population scored 2026-02 only
         assert len(household["variables"]) == 19 and 0 < household["score"] < 1
+
+
+def test_a_bad_caf_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["whatif", str(PERSONAS), "--caf", "999"])
+    assert exit_.value.code == 2 and "'999' is not a Caf code" in capsys.readouterr().err
 
 
 def test_a_malformed_file_is_one_paragraph_without_traceback(population, tmp_path, capsys):
