@@ -238,6 +238,7 @@ class Settings(Strict):
     smic_file: NonEmptyStr
     synth_file: NonEmptyStr
     populations_file: NonEmptyStr
+    personas_file: NonEmptyStr  # the what-if file of `dmde whatif` without a FILE
     capacity: Capacity
     control_delays: ControlDelays
     quality: Quality

@@ -24,6 +24,7 @@ JOBS = {
                           "draw a month's DMDE controls from the published lists (synthetic data only)"),
     "replay": ("jobs.replay", "score and simulate controls month after month (synthetic data only)"),
     "monitor": ("jobs.monitor_month", "the ethics committee's indicators of a scored month (monitoring_* tables)"),
+    "whatif": ("jobs.whatif", "score households described in a file as the monthly run would (what-if)"),
     "show": ("jobs.show", "print the top of a Caf's ranked list (reads the Delta tables, no Spark)"),
     "report": ("jobs.report", "write the ethics committee's monthly report, one HTML file (reads the tables, no Spark)"),
     "maintain": ("jobs.maintain", "compact the Delta tables and remove files no version needs (OPTIMIZE, VACUUM)"),
