@@ -40,6 +40,30 @@ class Intercept(Strict):
     method: NonEmptyStr
 
 
+class MergedModality(Strict):
+    """A modality an estimation could not estimate: merged into its variable's reference
+    (odds ratio 1) in the model it was fitted for."""
+
+    model: NonEmptyStr
+    variable: NonEmptyStr
+    modality: NonEmptyStr
+    reason: NonEmptyStr
+
+
+class Provenance(Strict):
+    """Where a model file's odds ratios come from when they were estimated (`dmde
+    estimate`) rather than published."""
+
+    method: NonEmptyStr
+    score_month: Month  # its sample: the OPBD controls of the 12 months before
+    sample_size: PositiveInt
+    code_version: NonEmptyStr
+    source: NonEmptyStr  # the data and the model file the estimation started from
+    estimated_from: NonEmptyStr  # the version of that model file
+    estimated_at: Timestamp
+    merged_into_reference: Annotated[tuple[MergedModality, ...], list_to_tuple] = ()
+
+
 class ModelInfo(Strict):
     label: NonEmptyStr
     intercept: Intercept | None = None  # None: not calibrated yet
@@ -183,6 +207,7 @@ class ModelSpec(Strict):
     models: Annotated[dict[str, ModelInfo], Field(min_length=1)]
     blend: Blend
     variables: Annotated[tuple[Variable, ...], list_to_tuple, Field(min_length=1)]
+    provenance: Provenance | None = None  # estimated odds ratios: how (None: published ones)
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelSpec:

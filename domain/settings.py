@@ -95,6 +95,16 @@ class ControlDelays(Strict):
         return self.with_impact_months if had_impact else self.without_impact_months
 
 
+class EstimateSettings(Strict):
+    """`dmde estimate`: when a modality is not estimated (merged into its variable's
+    reference for the fit), and the intervals reported."""
+
+    min_modality_count: PositiveInt  # households of the modality in the sample, at least
+    max_standard_error: Positive  # of a ln OR after the fit; above it (or NaN): quasi-separation
+    confidence_level: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+    max_iterations: PositiveInt  # IRLS iterations
+
+
 class Ceilings(Strict):
     """Plausible upper bounds of source amounts: above them a row is quarantined."""
 
@@ -228,8 +238,10 @@ class Settings(Strict):
     smic_file: NonEmptyStr
     synth_file: NonEmptyStr
     populations_file: NonEmptyStr
+    personas_file: NonEmptyStr  # the what-if file of `dmde whatif` without a FILE
     capacity: Capacity
     control_delays: ControlDelays
     quality: Quality
     rules: Rules
+    estimate: EstimateSettings
     monitoring: MonitoringSettings

@@ -18,21 +18,17 @@ import argparse
 import sys
 from datetime import date, datetime, timezone
 
-from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
 from domain.calendar import add_months
 from domain.model import Intercept, ModelSpec
 from jobs.lib.config import Config
 from jobs.lib.models import save_calibrated_model
-from jobs.lib.opbd import SAMPLE_MONTHS, CalibrationError, features_at_control, fit_intercepts, opbd_sample, sample_span
+from jobs.lib.opbd import SAMPLE_MONTHS, fit_intercepts, labelled_sample, sample_span
 from jobs.lib.publish import RUNS_SCHEMA, Publication
 from jobs.lib.runner import JobContext, Progress, code_version, job_main, month_argument, new_run_id
 from jobs.lib.sources import require_sources
 from jobs.lib.validation import read_validated
-from transforms import model
-
-MIN_SAMPLE = 200
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,17 +48,7 @@ def calibrate(spark: SparkSession, config: Config, month: date, progress: Progre
     with publication:
         validation = read_validated(spark, config, span, publication.run_id, progress, month=month)
         print(validation.summary(), flush=True)
-        sample = opbd_sample(validation.sources.controls, month, spec, SAMPLE_MONTHS)
-        labelled = features_at_control(spark, config, validation.sources, span, sample, spec) \
-            .persist(StorageLevel.MEMORY_AND_DISK)
-        size = progress.stage("features at control", labelled.count)
-        unscorable = labelled.where(model.unmatched(spec)).count()
-        if unscorable:
-            raise CalibrationError(f"{unscorable} sampled household(s) match no modality of the model file")
-        if size < MIN_SAMPLE:
-            raise CalibrationError(
-                f"only {size} OPBD controls with a snapshot in the 12 months before {month:%Y-%m} "
-                f"(at least {MIN_SAMPLE} needed): check the controls table or choose another month")
+        labelled, _ = labelled_sample(spark, config, validation.sources, span, month, spec, progress)
         now = datetime.now(timezone.utc).replace(microsecond=0)
         for name, (b0, n, rate) in progress.stage("intercepts", fit_intercepts, labelled, spec).items():
             spec = spec.with_intercept(name, Intercept(

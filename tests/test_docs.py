@@ -211,6 +211,7 @@ def feature_columns() -> list[str]:
 def output_schema(table: str, spec) -> list[str]:
     """The columns `dmde score` writes to an output table, from the code that selects them
     (jobs/lib/scoring.py, transforms/quality.py, jobs/lib/publish.py)."""
+    from domain.estimation import MODEL_ESTIMATES_COLUMNS
     from jobs.lib.publish import RUNS_SCHEMA
     from jobs.lib.scoring import TARGET_COLUMNS, score_columns
     from transforms.quality import QUARANTINE_COLUMNS
@@ -222,10 +223,11 @@ def output_schema(table: str, spec) -> list[str]:
         "targets": [*TARGET_COLUMNS, "run_id"],
         "quarantine": list(QUARANTINE_COLUMNS),
         "runs": ddl_columns(RUNS_SCHEMA),
+        "model_estimates": ddl_columns(MODEL_ESTIMATES_COLUMNS),  # dmde estimate
     }[table]
 
 
-@pytest.mark.parametrize("table", ["features", "scores", "targets", "quarantine", "runs"])
+@pytest.mark.parametrize("table", ["features", "scores", "targets", "quarantine", "runs", "model_estimates"])
 def test_output_tables_are_documented_with_their_columns(table, spec):
     assert_same_columns(documented_columns(TABLES_DOC, f"### `{table}`"), output_schema(table, spec))
 

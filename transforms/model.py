@@ -117,20 +117,25 @@ def with_prefill_start(cafs: DataFrame):
     return add
 
 
+def contribution(spec: ModelSpec, variable: Variable, weight: Column) -> Column:
+    """The variable's part of the blended log-odds: (1 - w)·ln OR_before + w·ln OR_after of
+    the row's modality (the explanation ranks these; `dmde whatif` prints them all)."""
+    before, after = spec.blend.before, spec.blend.after
+    return (1 - weight) * log_odds_ratio(variable, before) + weight * log_odds_ratio(variable, after)
+
+
 def risk_factors(spec: ModelSpec, weight: Column) -> Column:
     """The variables that raise this household's risk most in the blended model.
 
     Each variable contributes (1 - w)·ln OR_before + w·ln OR_after; the strongest positive
     contributions come first, with their French labels and the blended odds ratio.
     """
-    before, after = spec.blend.before, spec.blend.after
     items = []
     for position, v in enumerate(spec.variables):
-        contribution = (1 - weight) * log_odds_ratio(v, before) + weight * log_odds_ratio(v, after)
         label = F.element_at(F.create_map(*[x for m in v.modalities for x in (F.lit(m.code), F.lit(m.label))]),
                              F.col(v.name))
         # sorted by log_odds, then by the model file's order on ties (hence the negated position)
-        items.append(F.struct(contribution.alias("log_odds"), F.lit(-position).alias("file_order"),
+        items.append(F.struct(contribution(spec, v, weight).alias("log_odds"), F.lit(-position).alias("file_order"),
                               F.lit(v.name).alias("variable"),
                               F.lit(v.label).alias("variable_label"), label.alias("modality_label")))
     raising = F.filter(F.array(*items), lambda item: item["log_odds"] > 1e-12)

@@ -53,6 +53,7 @@ class Config(Settings):
     smic_file: Path
     synth_file: Path
     populations_file: Path
+    personas_file: Path
     cafs: tuple[Caf, ...]
     smic: tuple[SmicRate, ...]
     model: ModelSpec
@@ -232,7 +233,17 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     return loader.construct_mapping(node, deep=deep)
 
 
+def _construct_timestamp(loader: _StrictLoader, node: yaml.ScalarNode):
+    """A date YAML recognises but that does not exist (1990-02-30) stays text, for the model
+    that reads it to refuse it at its key path."""
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -389,7 +400,8 @@ _MODEL_HEADER = """\
 # (ModelSpec). Banded modalities: `exact`, or [lower, upper) with an omitted edge
 # unbounded, matched in listed order (first match wins). A model absent from
 # `odds_ratio`: the variable is not in that model. Rewritten by `dmde calibrate`
-# (comments are not kept).
+# (comments are not kept); `dmde estimate` writes one with estimated odds ratios and
+# their `provenance`.
 """
 
 
@@ -404,6 +416,11 @@ def write_model(spec: ModelSpec, path: str | Path) -> None:
     """Write `spec` as YAML, keeping the variable and modality order; atomic replace."""
     path = Path(path)
     doc = spec.model_dump(mode="json")
+    provenance = doc.pop("provenance")
+    if provenance is not None:  # an estimated file says so right after its source
+        provenance["merged_into_reference"] = [_FlowDict(m) for m in provenance["merged_into_reference"]]
+        doc = {key: value for key, value in [*list(doc.items())[:3], ("provenance", provenance),
+                                             *list(doc.items())[3:]]}
     doc["target"] = {key: _compact(value) for key, value in doc["target"].items()}
     doc["blend"] = _FlowDict(doc["blend"])
     for variable in doc["variables"]:
@@ -470,7 +487,7 @@ def load_config(env: str | None = None, conf_dir: str | Path | None = None,
 
     env_path = conf_dir / f"{env}.yaml"
     # The reference files next to the overlays are not environments.
-    reference_names = {Path(str(base.get(key, ""))).name for key in ("synth_file", "populations_file")}
+    reference_names = {Path(str(base.get(key, ""))).name for key in ("synth_file", "populations_file", "personas_file")}
     if (not re.fullmatch(r"[A-Za-z0-9_\-]+", env) or env_path.name in {BASE_FILE, *reference_names}
             or not env_path.is_file()):
         known = _known_envs(conf_dir, reference_names)
@@ -506,7 +523,7 @@ def load_config(env: str | None = None, conf_dir: str | Path | None = None,
     _check_intersections(settings, populations, source_of)
     resolved = dict(data_dir=_absolute(settings.data_dir, Path.cwd()), model_file=model_file,
                     cafs_file=cafs_file, smic_file=smic_file, synth_file=_absolute(settings.synth_file, conf_dir),
-                    populations_file=populations_file)
+                    populations_file=populations_file, personas_file=_absolute(settings.personas_file, conf_dir))
     return Config(
         **{name: getattr(settings, name) for name in Settings.model_fields if name not in resolved},
         **resolved,

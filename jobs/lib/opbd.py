@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -16,6 +17,7 @@ from domain.calendar import Span, add_months
 from domain.errors import DmdeError
 from domain.model import ModelSpec
 from jobs.lib.config import Config
+from jobs.lib.runner import Progress
 from jobs.lib.sources import Sources
 from transforms import features, model, populations
 from transforms.calibration import in_target, solve_intercept
@@ -23,6 +25,7 @@ from transforms.columns import in_force
 
 
 SAMPLE_MONTHS = 12  # `dmde calibrate` of month C reads the OPBD controls of C-12 … C-1
+MIN_SAMPLE = 200  # labelled controls at least, for the intercepts (and the estimation)
 
 
 class CalibrationError(DmdeError):
@@ -59,6 +62,28 @@ def features_at_control(spark: SparkSession, config: Config, sources: Sources, s
     return (model.with_modalities(values.withColumnRenamed("score_month", "control_month"), spec)
             .join(sample, on=["household_id", "control_month"], how="inner")
             .transform(model.with_prefill_start(caf_starts(spark, config))))
+
+
+def labelled_sample(spark: SparkSession, config: Config, sources: Sources, span: Span, month: date,
+                    spec: ModelSpec, progress: Progress) -> tuple[DataFrame, int]:
+    """The OPBD sample of `month` (its controls of the SAMPLE_MONTHS before it, read from
+    validated `sources`), each household's variables and modalities as of its control
+    month, persisted; and its size. Refused (CalibrationError) when a household matches no
+    modality of `spec` or when the sample is smaller than MIN_SAMPLE. `dmde calibrate` and
+    `dmde estimate` use this same sample."""
+    sample = opbd_sample(sources.controls, month, spec, SAMPLE_MONTHS)
+    labelled = features_at_control(spark, config, sources, span, sample, spec).persist(StorageLevel.MEMORY_AND_DISK)
+    size = progress.stage("features at control", labelled.count)
+    unscorable = labelled.where(model.unmatched(spec)).count()
+    if unscorable:
+        labelled.unpersist()
+        raise CalibrationError(f"{unscorable} sampled household(s) match no modality of the model file")
+    if size < MIN_SAMPLE:
+        labelled.unpersist()
+        raise CalibrationError(
+            f"only {size} OPBD controls with a snapshot in the {SAMPLE_MONTHS} months before {month:%Y-%m} "
+            f"(at least {MIN_SAMPLE} needed): check the controls table or choose another month")
+    return labelled, size
 
 
 def with_population_category(config: Config, sources: Sources, span: Span, labelled: DataFrame,

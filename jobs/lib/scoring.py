@@ -12,6 +12,7 @@ nothing, a re-run replaces the month.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -64,11 +65,15 @@ def check_scorable(scored: DataFrame, spec: ModelSpec, cal: Calendar) -> None:
             "Check the sources with `dmde validate`; nothing was written.")
 
 
-def score_month(spark: SparkSession, config: Config, month: date, progress: Progress | None = None) -> dict:
-    """Score one month; return the `runs` row that was published."""
+def score_month(spark: SparkSession, config: Config, month: date, progress: Progress | None = None, *,
+                model_file: Path | None = None) -> dict:
+    """Score one month with the data dir's calibrated model (or `model_file`); return the
+    `runs` row that was published."""
     progress = progress or Progress("score")
     require_sources(config)
-    spec = load_scoring_model(config)
+    if model_file is not None and not Path(model_file).is_file():
+        raise ScoringError(f"--model {model_file}: no such file. Nothing was written.")
+    spec = load_scoring_model(config, Path(model_file) if model_file is not None else None)
     cal = config.calendar(month)
     version = spec.calibrated_version()
     month_only = {"score_month": [month]}
