@@ -251,7 +251,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(path, "", "file not found") from None
+        raise ConfigError(path, "", f"file not found (looked for {path.absolute()})") from None
     except OSError as exc:
         raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
     try:
@@ -278,7 +278,7 @@ def _read_csv(path: Path, row_model: type[BaseModel]) -> list[tuple[str, BaseMod
         with path.open(encoding="utf-8-sig", newline="") as handle:
             lines = list(enumerate(csv.reader(handle, strict=True), start=1))
     except FileNotFoundError:
-        raise ConfigError(path, "", "file not found") from None
+        raise ConfigError(path, "", f"file not found (looked for {path.absolute()})") from None
     except csv.Error as exc:
         raise ConfigError(path, "", f"malformed CSV: {exc}") from None
     if not lines:
