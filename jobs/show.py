@@ -16,7 +16,7 @@ from deltalake import DeltaTable
 from domain.codes import CAF_CODES
 from domain.errors import DmdeError
 from jobs.lib.publish import published_versions, scan_published
-from jobs.lib.runner import JobContext, job_main, month_argument
+from jobs.lib.runner import CAF_CODES_TEXT, JobContext, job_main, month_argument
 
 PRINTS_START_LINE = False  # a controller's list: the list only
 
@@ -38,8 +38,7 @@ def check_request(ctx: JobContext) -> dict[str, int]:
     what to run when the Caf code, the data directory or the month is wrong."""
     args, config = ctx.args, ctx.config
     if args.caf not in CAF_CODES:
-        raise ShowError(f"{args.caf!r} is not a Caf code: Caf codes are the départements 01…95 (2A and 2B "
-                        "for Corsica) and 971, 972, 973, 974, 976 (e.g. --caf 59).")
+        raise ShowError(f"{args.caf!r} is not a Caf code: Caf codes are {CAF_CODES_TEXT}.")
     if args.top < 1:
         raise ShowError(f"--top must be at least 1 (got {args.top}).")
     if not DeltaTable.is_deltatable(config.output_path("runs")):

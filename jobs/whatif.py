@@ -27,21 +27,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from domain.codes import CAF_CODES
 from domain.errors import display
 from jobs.lib.models import load_scoring_model
-from jobs.lib.runner import JobContext, job_main, month_argument
+from jobs.lib.runner import JobContext, caf_argument, job_main, month_argument
 from jobs.lib.whatif import load_whatif, score_whatif
 
 PRINTS_START_LINE = False  # --json prints the JSON document only; the text names the data dir itself
-
-
-def caf_argument(value: str) -> str:
-    """argparse type of a Caf code, with a readable error."""
-    if value not in CAF_CODES:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a Caf code: the départements 01…95 (2A and 2B for "
-                                         "Corsica) and 971, 972, 973, 974, 976 (e.g. --caf 59)")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

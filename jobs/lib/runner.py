@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from domain.calendar import month_start, months
+from domain.codes import CAF_CODES
 from domain.errors import DmdeError
 from jobs.lib.config import Config, load_config
 
@@ -48,6 +49,16 @@ def month_argument(value: str):
         return month_start(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a month YYYY-MM (e.g. 2026-02)") from None
+
+
+CAF_CODES_TEXT = "the départements 01…95 (2A and 2B for Corsica) and 971, 972, 973, 974, 976 (e.g. --caf 59)"
+
+
+def caf_argument(value: str) -> str:
+    """argparse type of a Caf code, with a readable error."""
+    if value not in CAF_CODES:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a Caf code: {CAF_CODES_TEXT}")
+    return value
 
 
 def months_to_run(args: argparse.Namespace, default: Callable[[], date] | None = None) -> list[date]:
