@@ -1,7 +1,7 @@
 """Re-estimate the models' odds ratios on the OPBD random-control sample, next to the
 published ones.
 
-    dmde estimate --month 2026-02 [--model-out FILE] [--data-dir DIR]
+    dmde estimate --month 2026-02 [--sample opbd] [--model-out FILE] [--data-dir DIR]
 
 The sample is the one `dmde calibrate --month` uses: every OPBD control dated in the 12
 months before the month, read and validated like every source row (a rejected row goes to
@@ -18,7 +18,8 @@ Writes the month's rows of `model_estimates` (published and estimated odds ratio
 interval, p-value, counts, status; one intercept row per model) and a `runs` row, as one
 publication; then a candidate model file with the estimated odds ratios, intercepts and a
 `provenance` block: <data-dir>/models/<model>-estimated-YYYY-MM.yaml, or --model-out. It
-is never the file the scoring reads by default: try it with `dmde score --model FILE`.
+is never the file the scoring reads by default: try it with `dmde score --model FILE`;
+`dmde report` shows the month's estimates next to the published odds ratios (its annex).
 """
 from __future__ import annotations
 
@@ -44,11 +45,15 @@ from jobs.lib.validation import read_validated
 from transforms import estimation
 
 TABLE = "model_estimates"
+SAMPLES = ("opbd",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--month", type=month_argument, required=True,
                         help="score month YYYY-MM: the OPBD controls of the 12 months before it are the sample")
+    parser.add_argument("--sample", choices=SAMPLES, default="opbd",
+                        help="the labelled sample fitted on: opbd, the random controls (default, and the only "
+                             "choice: the DMDE's own controls were chosen by the score, so a fit on them is biased)")
     parser.add_argument("--model-out", type=Path, metavar="FILE",
                         help="where to write the candidate model file "
                              "(default: <data-dir>/models/<model>-estimated-YYYY-MM.yaml)")

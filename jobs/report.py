@@ -3,7 +3,8 @@
     dmde report --month 2026-02 [--out FILE]
 
 Reads the published monitoring tables of the month (`monitoring_*`, at the versions the
-month's latest succeeded `dmde monitor` run recorded in `monitoring_runs`) with polars,
+month's latest succeeded `dmde monitor` run recorded in `monitoring_runs`, and the month's
+`model_estimates` of its latest `dmde estimate` run, if any, for the annex) with polars,
 straight from the Delta log: no Spark session is started, nothing under restricted/ is
 read. Writes <data-dir>/reports/monitoring_YYYY-MM.html (or FILE) and prints its path.
 The same tables give the same bytes: the only timestamp is the run's.
@@ -27,6 +28,7 @@ from reporting.render import render_report
 
 PRINTS_START_LINE = False  # prints the report's path only, for scripts
 LEDGER, JOB = "monitoring_runs", "monitor"
+ESTIMATES, ESTIMATE_LEDGER, ESTIMATE_JOB = "model_estimates", "runs", "estimate"
 TEMPLATE = "report/monitoring.html.j2"
 TEXTS = "report/texts.yaml"
 
@@ -61,7 +63,17 @@ def read_inputs(config: Config, month) -> ReportInput:
     tables = {table: scan_published(config, table, month, versions).collect().to_dicts() for table in TABLE_COLUMNS}
     texts = read_yaml(config.conf_dir / TEXTS)
     return ReportInput(month=month, run=run, tables=tables, settings=config.monitoring,
-                       populations=config.populations, model=config.model, texts=texts)
+                       populations=config.populations, model=config.model, texts=texts,
+                       estimates=read_estimates(config, month))
+
+
+def read_estimates(config: Config, month) -> list[dict]:
+    """The month's model_estimates rows of its latest succeeded `dmde estimate` run, if
+    any (the report's annex shows them next to the published odds ratios)."""
+    run = published_ledger_row(config, ESTIMATE_LEDGER, month, ESTIMATE_JOB)
+    if run is None or ESTIMATES not in run["table_versions"]:
+        return []
+    return scan_published(config, ESTIMATES, month, run["table_versions"]).collect().to_dicts()
 
 
 def write_report(config: Config, month, out: Path | None = None) -> Path:

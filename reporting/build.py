@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
+from domain.estimation import INTERCEPT, NOT_ESTIMABLE, REFERENCE
 from domain.model import ModelSpec
 from domain.monitoring import (
     ALL_ATTRIBUTES, ALL_LIST, FLAG_OVER, FLAG_UNDER, LIST_BANDS, NATIONAL, PSI_MODERATE, PSI_SIGNIFICANT,
@@ -53,6 +54,7 @@ class ReportInput:
     populations: PopulationsSpec
     model: ModelSpec
     texts: dict
+    estimates: list[dict] = field(default_factory=list)  # the month's model_estimates rows, if `dmde estimate` ran
 
 
 def _rows(tables: dict[str, list[dict]], table: str, **where) -> list[dict]:
@@ -650,6 +652,76 @@ def drift_section(inp: ReportInput, texts: dict, labels: Labels) -> dict:
 
 
 # ---------------------------------------------------------------------------------------
+# annex: the odds ratios re-estimated on the OPBD sample (`dmde estimate`)
+
+ESTIMATE_STATUS = {REFERENCE: "référence", NOT_ESTIMABLE: "non estimable"}
+
+
+def _odds_ratio(value) -> str:
+    return fmt.decimal(value, 2)
+
+
+def estimates_section(inp: ReportInput, texts: dict, labels: Labels) -> dict:
+    """Per model: the published odds ratios next to the ones `dmde estimate` found on the
+    month's OPBD sample (95 % interval), the modalities whose interval excludes the
+    published value flagged; a forest plot of both. Absent: the command that computes them."""
+    if not inp.estimates:
+        return {"available": False, "command": f"dmde estimate --month {inp.month:%Y-%m}"}
+    min_cell, models = inp.settings.min_cell, []
+    for name in inp.model.model_names():
+        rows = [r for r in inp.estimates if r["model"] == name]
+        intercept = _one([r for r in rows if r["term"] == INTERCEPT])
+        if intercept is None:
+            continue
+        by_term = {(r["variable"], r["modality"]): r for r in rows if r["term"] != INTERCEPT}
+        lines, table = [], []
+        for variable in inp.model.variables_of(name):
+            lines.append(fig.ForestLine(variable.label, header=True))
+            table.append({"header": variable.label})
+            for modality in variable.modalities:
+                r = by_term.get((variable.name, modality.code))
+                if r is None:
+                    continue
+                outside = bool(r.get("published_outside_ci"))
+                estimated = fig.finite(r.get("odds_ratio"))
+                lines.append(fig.ForestLine(f"  {modality.label}", bold=outside, values={
+                    "published": (r["published_odds_ratio"], None, None),
+                    "estimated": (estimated, fig.finite(r.get("odds_ratio_ci_low")),
+                                  fig.finite(r.get("odds_ratio_ci_high"))) if estimated else None}))
+                shown = r["status"] not in ESTIMATE_STATUS
+                table.append({"flag": outside, "cells": [
+                    Cell(modality.label), Cell(_odds_ratio(r["published_odds_ratio"]), ["num"]),
+                    Cell(_odds_ratio(estimated) if shown else fmt.MISSING, ["num"],
+                         fmt.interval(r.get("odds_ratio_ci_low"), r.get("odds_ratio_ci_high"), _odds_ratio)
+                         if shown else ""),
+                    Cell(fmt.decimal(r.get("p_value"), 3) if shown else fmt.MISSING, ["num"]),
+                    fmt.count_cell(r, "n_sample", min_cell), fmt.count_cell(r, "n_target", min_cell),
+                    Cell(ESTIMATE_STATUS.get(r["status"], "hors intervalle" if outside else "estimé"),
+                         ["flag"] if outside else [])]})
+        estimated = [r for r in rows if r["term"] != INTERCEPT and r["status"] not in ESTIMATE_STATUS]
+        outside = [r for r in estimated if r.get("published_outside_ci")]
+        level = fmt.percent(intercept.get("confidence_level"), 0)
+        constant_interval = fmt.interval(intercept.get("coefficient_ci_low"), intercept.get("coefficient_ci_high"),
+                                         lambda v: fmt.decimal(v, 3))
+        models.append({
+            "label": inp.model.models[name].label, "name": name,
+            "facts": [
+                ("Échantillon", f"{fmt.count(intercept.get('n_sample'), min_cell)} contrôles OPBD, dont "
+                                f"{fmt.count(intercept.get('n_target'), min_cell)} dans la cible"),
+                ("Constante", f"{fmt.decimal(intercept.get('coefficient'), 3)} {constant_interval}"),
+                ("Rapports de cotes estimés", f"{len(estimated)}, dont {len(outside)} dont l'intervalle à {level} "
+                                              "exclut la valeur publiée"),
+                ("Non estimables", str(sum(r["status"] == NOT_ESTIMABLE for r in rows)))],
+            "chart": fig.forest(f"estimates-{name}", lines,
+                                [("published", "Publié (note)", fig.COLOURS["vermilion"], "D"),
+                                 ("estimated", f"Ré-estimé, intervalle à {level}", fig.COLOURS["blue"], "o")],
+                                None, xlabel="Rapport de cotes (échelle logarithmique)", band_label=""),
+            "table": table})
+    return {"available": True, "models": models, "caption": texts["chart"], "run_id": inp.estimates[0].get("run_id"),
+            "model_version": inp.estimates[0].get("model_version")}
+
+
+# ---------------------------------------------------------------------------------------
 # 9. method, and the whole
 
 
@@ -691,5 +763,6 @@ def report_context(inp: ReportInput) -> dict:
         "decisiveness": decisiveness_section(inp, sections["decisiveness"], labels),
         "volumes": volumes_section(inp, sections["volumes"]),
         "drift": drift_section(inp, sections["drift"], labels),
+        "estimates": estimates_section(inp, sections["estimates"], labels),
         "method": method_section(inp),
     }

@@ -164,17 +164,19 @@ def forest_limits(lines: Sequence[ForestLine], band: Sequence[float]) -> tuple[f
 
 
 def forest(name: str, lines: Sequence[ForestLine], series: Sequence[tuple[str, str, str, str]],
-           band: Sequence[float], *, xlabel: str, band_label: str, limits: tuple[float, float] | None = None) -> str:
+           band: Sequence[float] | None, *, xlabel: str, band_label: str,
+           limits: tuple[float, float] | None = None) -> str:
     """One line per category, a marker with its interval per series, log scale, the band
-    shaded. `series`: (key, label, colour, marker); `limits`: a shared x range (values
-    beyond it are drawn at its edge)."""
+    shaded (none when `band` is None). `series`: (key, label, colour, marker); `limits`: a
+    shared x range (values beyond it are drawn at its edge)."""
     with matplotlib.rc_context(RC):
         height = 0.95 + 0.17 * len(lines)
         fig = Figure(figsize=(WIDTH_IN, height))  # fixed margins: the forests of a section align
         fig.subplots_adjust(left=0.43, right=0.98, top=1 - 0.42 / height, bottom=0.4 / height)
         ax = fig.add_subplot()
-        low, high = limits or forest_limits(lines, band)
-        ax.axvspan(band[0], band[1], color=BAND_COLOUR, lw=0, label=band_label, zorder=0)
+        low, high = limits or forest_limits(lines, band or (1, 1))
+        if band is not None:
+            ax.axvspan(band[0], band[1], color=BAND_COLOUR, lw=0, label=band_label, zorder=0)
         ax.axvline(1, color="#666666", lw=0.8, zorder=1)
         n = len(lines)
         offsets = [((len(series) - 1) / 2 - i) * 0.16 for i in range(len(series))]
@@ -195,7 +197,8 @@ def forest(name: str, lines: Sequence[ForestLine], series: Sequence[tuple[str, s
                         label=label, zorder=3)
         ax.set_xscale("log")
         ax.set_xlim(low, high)
-        candidates = (0.1, 0.25, 0.5, band[0], 1, band[1], 2, 4, 8) if high / low < 5 else (0.1, 0.25, 0.5, 1, 2, 4, 8)
+        candidates = (0.1, 0.25, 0.5, band[0], 1, band[1], 2, 4, 8) if band and high / low < 5 else \
+            (0.1, 0.25, 0.5, 1, 2, 4, 8)
         ticks = [t for t in candidates if low <= t <= high]
         ax.xaxis.set_major_locator(FixedLocator(ticks))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: decimal(v, 2).rstrip("0").rstrip(",")))
@@ -211,7 +214,7 @@ def forest(name: str, lines: Sequence[ForestLine], series: Sequence[tuple[str, s
         ax.tick_params(axis="y", length=0)
         ax.set_ylim(-0.7, n - 0.3)
         ax.set_xlabel(xlabel)
-        fig.legend(loc="upper center", ncols=min(3, len(series) + 1), bbox_to_anchor=(0.5, 1.0))
+        fig.legend(loc="upper center", ncols=min(3, len(series) + (band is not None)), bbox_to_anchor=(0.5, 1.0))
         return to_svg(fig, name)
 
 

@@ -115,4 +115,5 @@ def value_cell(row: dict, column: str, formatter, *, ci: bool = False, kind: str
 def count_cell(row: dict, column: str, min_cell: int) -> Cell:
     if row.get("suppressed"):
         return suppressed_cell()
-    return Cell(count(row.get(column), min_cell), ["count"])
+    text = count(row.get(column), min_cell)
+    return Cell(text, ["count", "s"] if text == SUPPRESSED else ["count"])

@@ -16,7 +16,7 @@ activity variable; small Caf cells and UNKNOWN categories fall under suppression
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 import numpy as np
@@ -166,6 +166,7 @@ class MonthFixture:
     versions: dict[str, int]
     tables: dict[str, pd.DataFrame]
     run: dict
+    estimates: list[dict] = field(default_factory=list)  # model_estimates rows, when published
 
 
 def build_tables(config: Config, month: date, *, households: int = 200_000, opbd_controls: int = 2_400,
@@ -380,3 +381,63 @@ def publish_month(config: Config, month: date, **options) -> MonthFixture:
     tables, run = build_tables(config, month, **options)
     versions = write_month(config, month, tables, run)
     return MonthFixture(config, month, versions, tables, {**run, "table_versions": versions})
+
+
+# ---------------------------------------------------------------------------------------
+# the month's re-estimated odds ratios (`dmde estimate`), for the report's annex
+
+
+def estimate_rows(config: Config, month: date, run_id: str) -> list[dict]:
+    """model_estimates rows of every modality of every model: estimates near the published
+    odds ratios, every fifth estimated modality far enough for its interval to exclude the
+    published value, small modalities (counts under the minimum cell) and the last modality
+    of the first model not estimable."""
+    from domain.estimation import ESTIMATED, INTERCEPT, MODALITY, NOT_ESTIMABLE, REFERENCE, design
+
+    spec, rows = config.model, []
+    for name in spec.model_names():
+        terms = design(spec, name)
+        common = {"score_month": month, "model": name, "sample_size": 4_000, "confidence_level": 0.95,
+                  "model_version": spec.version, "run_id": run_id}
+        rows.append({**common, "term": INTERCEPT, "variable": None, "modality": None, "is_reference": False,
+                     "status": ESTIMATED, "n_sample": 4_000, "n_target": 520, "coefficient": -2.31,
+                     "standard_error": 0.05, "coefficient_ci_low": -2.41, "coefficient_ci_high": -2.21,
+                     "p_value": 0.0, "published_outside_ci": False})
+        for i, term in enumerate(terms):
+            n_sample = 7 if i % 7 == 3 else 40 + 13 * i
+            row = {**common, "term": MODALITY, "variable": term.variable, "modality": term.modality,
+                   "is_reference": term.is_reference, "n_sample": n_sample, "n_target": n_sample // 8,
+                   "published_odds_ratio": term.published_odds_ratio}
+            if term.is_reference:
+                rows.append({**row, "status": REFERENCE, "odds_ratio": 1.0})
+            elif name == spec.model_names()[0] and i == len(terms) - 1:
+                rows.append({**row, "status": NOT_ESTIMABLE, "reason": "absent from the sample"})
+            else:
+                ratio = term.published_odds_ratio * (1.9 if i % 5 == 0 else 0.96)
+                low, high = ratio * math.exp(-0.35), ratio * math.exp(0.35)
+                rows.append({**row, "status": ESTIMATED, "coefficient": math.log(ratio), "standard_error": 0.18,
+                             "coefficient_ci_low": math.log(low), "coefficient_ci_high": math.log(high),
+                             "odds_ratio": ratio, "odds_ratio_ci_low": low, "odds_ratio_ci_high": high,
+                             "p_value": 0.04, "published_outside_ci": not low <= term.published_odds_ratio <= high})
+    return rows
+
+
+def publish_estimates(config: Config, month: date) -> list[dict]:
+    """Write the month's model_estimates and the `succeeded` estimate row of `runs` that
+    records its version, as `dmde estimate` would; the rows written."""
+    from deltalake import DeltaTable
+
+    from domain.estimation import MODEL_ESTIMATES_COLUMNS
+    from jobs.lib.publish import RUNS_SCHEMA
+
+    run_id = f"estimate-{month:%Y-%m}-fixture"
+    rows = estimate_rows(config, month, run_id)
+    path = config.output_path("model_estimates")
+    write_deltalake(path, to_arrow(rows, arrow_schema(MODEL_ESTIMATES_COLUMNS)), partition_by=["score_month"])
+    run = {"run_id": run_id, "job": "estimate", "score_month": month, "status": "succeeded", "claim": 1,
+           "host": "fixture", "pid": 1, "started_at": RUN_FINISHED_AT, "finished_at": RUN_FINISHED_AT,
+           "table_versions": {"model_estimates": DeltaTable(path).version()},
+           "output_rows": {"model_estimates": len(rows)}, "model_version": config.model.version}
+    write_deltalake(config.output_path("runs"), to_arrow([run], arrow_schema(RUNS_SCHEMA)), mode="append",
+                    partition_by=["score_month"])
+    return rows

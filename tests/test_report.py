@@ -22,12 +22,12 @@ from jobs.lib.config import load_config
 from jobs.report import read_inputs, write_report
 from reporting import formats as fmt
 from reporting.render import render_report
-from tests.monitoring_fixture import publish_month
+from tests.monitoring_fixture import publish_estimates, publish_month
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTH = date(2026, 2, 1)
 SECTION_IDS = ("entete", "performance", "calibration", "representation", "parite", "decision-humaine", "volumes",
-               "derive", "methode")
+               "derive", "methode", "reestimation")
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +36,9 @@ def published(tmp_path_factory):
     # 100 replicates: the fixture's intervals need not be as smooth as the job's
     config = load_config(env="local", overrides={"data_dir": str(data_dir),
                                                  "monitoring": {"bootstrap": {"replicates": 100}}})
-    return publish_month(config, MONTH)
+    month = publish_month(config, MONTH)
+    month.estimates = publish_estimates(config, MONTH)
+    return month
 
 
 @pytest.fixture(scope="session")
@@ -131,7 +133,7 @@ def test_every_section_is_present_and_opens_with_the_note_or_says_it_goes_beyond
                      "La volumétrie des contrôles et le taux de contrôle, sur pièces et sur place, issus du DMDE.",
                      "Des indicateurs de part des dossiers non contrôlés après plusieurs mois seront produits"):
         assert sentence in text
-    assert text.count("Au-delà de la note") == 3  # calibration, parity, drift
+    assert text.count("Au-delà de la note") == 4  # calibration, parity, drift, the re-estimation annex
     assert "DONNÉES SYNTHÉTIQUES" in text
 
 
@@ -249,6 +251,33 @@ def test_numbers_shown_equal_the_table_rows(page, published):
     assert f"{ratio} {interval}" in text
     assert single_parents["flag"] == "OVER"  # planted, and shown in the summary
     assert "« Famille monoparentale » (Situation familiale) en excès" in " ".join(page.sections["resume"])
+
+
+def test_the_annex_shows_each_published_odds_ratio_next_to_its_re_estimate(page, published):
+    section = shown(" ".join(page.sections["reestimation"]))
+    rows = [r for r in published.estimates if r["term"] == "modality"]
+    estimated = [r for r in rows if r["status"] == "estimated"]
+    assert estimated and any(r["published_outside_ci"] for r in estimated)
+    labels = {(v.name, m.code): m.label for v in published.config.model.variables for m in v.modalities}
+    for r in estimated:
+        interval = f"[{fmt.decimal(r['odds_ratio_ci_low'])} ; {fmt.decimal(r['odds_ratio_ci_high'])}]"
+        line = (f"{labels[r['variable'], r['modality']]} {fmt.decimal(r['published_odds_ratio'])} "
+                f"{fmt.decimal(r['odds_ratio'])} {interval}")
+        assert line in section, line
+    outside = sum(r["published_outside_ci"] for r in estimated if r["model"] == "model1")
+    assert f"dont {outside} dont l'intervalle à {fmt.percent(0.95, 0)} exclut la valeur publiée" in section
+    flagged_status = [text for classes, text in page.cells if "flag" in classes.split() and text == "hors intervalle"]
+    assert len(flagged_status) == sum(r["published_outside_ci"] for r in estimated)
+    assert "non estimable" in section
+    assert len([1 for tag, attrs in page.tags if tag == "svg" and attrs.get("aria-labelledby", "").startswith("estimates-")]) == \
+        len(published.config.model.model_names())
+
+
+def test_without_a_re_estimation_the_annex_names_the_command(published):
+    inputs = read_inputs(published.config, MONTH)
+    template = (ROOT / "conf/report/monitoring.html.j2").read_text(encoding="utf-8")
+    html = render_report(replace(inputs, estimates=[]), template)
+    assert "dmde estimate --month 2026-02" in html and "hors intervalle" not in html
 
 
 # ---------------------------------------------------------------------------------------
