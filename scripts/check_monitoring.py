@@ -20,6 +20,11 @@ monitor` of the last month on each, then a planted drift; prints what must hold.
 4. Planted drift: on a copy of the unbiased run, `guardianship` set for --drift-share of
    the households of the snapshot month, the month scored again and monitored: only the
    variable `guardianship` has `psi_variable` ≥ 0.10 nationally.
+5. Planted miscalibration: on another copy of the unbiased run, the window's replayed
+   months and the month scored again with a model file whose two intercepts are shifted by
+   --intercept-shift (`dmde score --model FILE`), then monitored: the score's O/E in
+   `monitoring_model_fit` has its CI below 1 (the unbiased run's O/E, whose model was
+   calibrated on the window's OPBD controls, is 1 by construction: printed for contrast).
 
 The DMDE capacity is raised to --monthly-rate of the households a month (the real one is
 0.1 %) so that a band of a cohort holds hundreds of households: the decisiveness ratio of a
@@ -37,10 +42,11 @@ from pyspark.sql import functions as F
 
 from _bench import arguments, population
 from domain import monitoring as vocabulary
-from domain.calendar import add_months
+from domain.calendar import add_months, months as month_range
 from domain.synth import ControllerBias
 from jobs.lib import delta
-from jobs.lib.config import load_config
+from jobs.lib.config import load_config, write_model
+from jobs.lib.models import load_scoring_model
 from jobs.lib.publish import read_published
 from jobs.monitor_month import monitor_month
 from jobs.replay import replay
@@ -56,6 +62,8 @@ def main() -> int:
     parser.add_argument("--bias", default="sex=M", help="attribute=category the controllers favour")
     parser.add_argument("--odds", type=float, default=4.0)
     parser.add_argument("--drift-share", type=float, default=0.15)
+    parser.add_argument("--intercept-shift", type=float, default=0.4,
+                        help="added to both intercepts of the planted miscalibration (logit scale)")
     args = parser.parse_args()
     started = time.perf_counter()
     config, spark, month = population(args)
@@ -81,7 +89,7 @@ def main() -> int:
     biased = run("biased", simulation.model_copy(update={"controller_bias": bias}))
 
     def published(cfg, table):
-        return read_published(spark, cfg, table, month, ledger="monitoring_runs", job="monitor")
+        return _published(spark, cfg, table, month)
 
     checks = []
 
@@ -152,10 +160,14 @@ def main() -> int:
         (F.col("caf") == vocabulary.NATIONAL)).select("variable", "psi_variable").distinct().collect()}
     moved = sorted(v for v, p in psi.items() if p is not None and p >= PSI_MODERATE and v != "score")
     checks.append(("variables with PSI ≥ 0.10 after the planted drift",
-                   f"{moved} (guardianship {psi.get('guardianship', float('nan')):.3f}, score "
+                   f"{moved} (guardianship {psi.get('guardianship') or float('nan'):.3f}, score "
                    f"{psi.get('score') or float('nan'):.3f}; largest other "
                    f"{max((p for v, p in psi.items() if v not in ('guardianship', 'score') and p), default=0):.3f})",
                    moved == ["guardianship"]))
+
+    # 5. planted miscalibration: the window's months scored with shifted intercepts
+    checks.append(planted_miscalibration(spark, unbiased, month, first, args.intercept_shift,
+                                         Path(f"{args.data_dir}-miscalibrated"), capacity))
 
     print(f"\n{args.households:,} households, replay {first:%Y-%m} … {month:%Y-%m}, capacity "
           f"{args.monthly_rate:.1%} a month, bias {args.bias} × {args.odds:g}, seed {args.seed}")
@@ -165,11 +177,49 @@ def main() -> int:
     return 0 if all(ok for _, _, ok in checks) else 1
 
 
+def _published(spark, cfg, table: str, month):
+    return read_published(spark, cfg, table, month, ledger="monitoring_runs", job="monitor")
+
+
+def planted_miscalibration(spark, unbiased, month, first, shift: float, data_dir: Path, capacity: int) -> tuple:
+    """A copy of the unbiased run whose window months (those replayed) and month are scored
+    again with both intercepts + `shift`, then monitored: the check that the score's O/E
+    CI lies below 1, with the calibrated run's O/E for contrast."""
+    shutil.rmtree(data_dir, ignore_errors=True)
+    shutil.copytree(unbiased.data_dir, data_dir)
+    cfg = load_config(overrides={"data_dir": str(data_dir), "capacity": {"reference_households": capacity}})
+    spec = load_scoring_model(cfg)
+    for name in spec.model_names():
+        intercept = spec.models[name].intercept
+        spec = spec.with_intercept(name, intercept.model_copy(update={"value": intercept.value + shift}))
+    shifted_model = data_dir / "models" / "shifted.yaml"
+    write_model(spec, shifted_model)
+    rescored = month_range(max(first, add_months(month, -cfg.monitoring.evaluation_months)), month)
+    for scored in rescored:
+        score_month(spark, cfg, scored, model_file=shifted_model)
+    monitor_month(spark, cfg, month)
+
+    def fit(c):
+        return _published(spark, c, "monitoring_model_fit", month).where(F.col("predictor") == "score").first()
+
+    calibrated, miscalibrated = fit(unbiased), fit(cfg)
+    return (f"O/E CI below 1, intercepts + {shift:g}",
+            f"{_o_e(miscalibrated)} on {miscalibrated.n_controls:,} OPBD controls ({len(rescored)} months "
+            f"rescored); calibrated: {_o_e(calibrated)}",
+            miscalibrated.o_e_ratio_ci_high is not None and miscalibrated.o_e_ratio_ci_high < 1)
+
+
 def _ci(row) -> str:
     if row is None or row.controlled_ratio_vs_band is None:
         return "n/a"
     return (f"{row.controlled_ratio_vs_band:.2f} [{row.controlled_ratio_vs_band_ci_low:.2f}, "
             f"{row.controlled_ratio_vs_band_ci_high:.2f}] {row.flag}")
+
+
+def _o_e(row) -> str:
+    if row is None or row.o_e_ratio is None:
+        return "n/a"
+    return f"O/E {row.o_e_ratio:.3f} [{row.o_e_ratio_ci_low:.3f}, {row.o_e_ratio_ci_high:.3f}]"
 
 
 def _by_attribute(rows, planted: str) -> dict[str, int]:
