@@ -212,3 +212,46 @@ def test_a_planted_controller_bias_is_flagged_and_the_unbiased_loop_is_not(spark
     assert row.flag == vocabulary.FLAG_OVER, row
     assert row.representation_ratio > unbiased.representation_ratio and row.rr_ci_low > 1
     assert not _sex_flags(spark, biased_config)["F"]
+
+
+def _score_fit(spark, config):
+    return published(spark, config, "monitoring_model_fit").where(F.col("predictor") == "score").first()
+
+
+@pytest.mark.slow
+def test_a_planted_miscalibration_gives_an_o_e_interval_below_1(spark, monitored, tmp_path):
+    """End to end: the window's scored months (2026-01) and the month scored again with
+    both intercepts + 1.5 (`dmde score --model FILE`) put O/E's interval below 1; the
+    calibrated run's interval holds 1 (its model was calibrated on these very OPBD controls).
+
+    Why the size suffices: the truth draws the OPBD outcomes from the calibrated model, so a
+    shift of +1.5 on the logit scale turns a predicted 18 % into 50 %: O/E ≈ 0.36. With n
+    OPBD controls of the window (≥ 100 here) the expected targets are ≈ 0.18 n ≥ 18, and the
+    interval's upper end stays below 1 unless the targets reach ≈ 0.7 · Σp ≈ 0.35 n ≥ 35, a
+    Poisson(18) tail of about 1e-4; the data are seeded, so the outcome is fixed anyway."""
+    import shutil
+
+    from jobs.lib.config import write_model
+    from jobs.lib.models import load_scoring_model
+    from jobs.score_month import score_month
+
+    config, _, _ = monitored
+    calibrated = _score_fit(spark, config)
+    assert calibrated.n_controls >= 100
+    assert calibrated.o_e_ratio_ci_low <= 1 <= calibrated.o_e_ratio_ci_high
+
+    copy = tmp_path / "miscalibrated"
+    shutil.copytree(config.data_dir, copy)
+    shifted_config = replay_config(copy, monitoring={"horizons_months": [1]})
+    spec = load_scoring_model(shifted_config)
+    for name in spec.model_names():
+        intercept = spec.models[name].intercept
+        spec = spec.with_intercept(name, intercept.model_copy(update={"value": intercept.value + 1.5}))
+    shifted = copy / "shifted.yaml"
+    write_model(spec, shifted)
+    for month in REPLAY_MONTHS:
+        score_month(spark, shifted_config, month, model_file=shifted)
+    monitor_month(spark, shifted_config, M)
+    fit = _score_fit(spark, shifted_config)
+    assert fit.n_controls == calibrated.n_controls
+    assert fit.o_e_ratio_ci_high < 1 and fit.o_e_ratio < 0.6 * calibrated.o_e_ratio, fit
