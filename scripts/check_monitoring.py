@@ -4,10 +4,13 @@ monitor` of the last month on each, then a planted drift; prints what must hold.
 
     .venv/bin/python scripts/check_monitoring.py --households 20000 --data-dir /tmp/mon20k
 
-1. Generate and calibrate (or reuse) N households up to the month before --month; copy the
-   data dir; replay the last --months months (score, then simulate the DMDE controls) on
-   each copy, the second with controllers picking `--bias` (attribute=category) `--odds`
-   times as readily (`simulation.controller_bias`); `dmde monitor --month` on each.
+1. Generate and calibrate (or reuse) N households up to the month before --month; replay
+   the last --months months (score, then simulate the DMDE controls): the months before
+   the last --biased-months once, then the last --biased-months on two copies, the second
+   with controllers picking `--bias` (attribute=category) `--odds` times as readily
+   (`simulation.controller_bias`); `dmde monitor --month` on each. Both runs are thus
+   replayed over --months months, the bias acting over the last --biased-months (13: the
+   12-month horizon's cohort and the window).
 2. Model vs random: the top-decile (fraction 0.10) OPBD target rate of the model, its
    Wilson CI above the rate of the RANDOM draw (all OPBD controls of the window).
 3. Controller bias: the planted category flagged OVER in the national
@@ -60,6 +63,9 @@ def main() -> int:
     parser.add_argument("--months", type=int, default=13, help="months replayed up to --month")
     parser.add_argument("--monthly-rate", type=float, default=0.025, help="DMDE capacity, share of households a month")
     parser.add_argument("--bias", default="sex=M", help="attribute=category the controllers favour")
+    parser.add_argument("--biased-months", type=int, default=13,
+                        help="the last months replayed with the bias (the months before are replayed once, "
+                             "unbiased, and shared by both runs)")
     parser.add_argument("--odds", type=float, default=4.0)
     parser.add_argument("--drift-share", type=float, default=0.15)
     parser.add_argument("--intercept-shift", type=float, default=0.4,
@@ -73,20 +79,27 @@ def main() -> int:
     bias = ControllerBias(attribute=attribute, category=category, odds=args.odds)
     simulation = config.synth().simulation
 
-    def run(name: str, settings) -> object:
+    def replayed(name: str, start, settings, origin: Path) -> object:
         data_dir = Path(f"{args.data_dir}-{name}")
         if not data_dir.exists():
-            shutil.copytree(args.data_dir, data_dir)
+            shutil.copytree(origin, data_dir)
         cfg = load_config(overrides={"data_dir": str(data_dir), "capacity": {"reference_households": capacity}})
-        replay(spark, cfg, first, month, settings=settings)
+        replay(spark, cfg, start, month, settings=settings)
         result = monitor_month(spark, cfg, month)
-        print(f"[{name}] replayed {first:%Y-%m} … {month:%Y-%m} and monitored: {result['dmde_controls_window']:,} "
+        print(f"[{name}] replayed {start:%Y-%m} … {month:%Y-%m} and monitored: {result['dmde_controls_window']:,} "
               f"DMDE, {result['opbd_controls_window']:,} OPBD controls in the window; "
               f"{time.perf_counter() - started:.0f} s", flush=True)
         return cfg
 
-    unbiased = run("unbiased", simulation)
-    biased = run("biased", simulation.model_copy(update={"controller_bias": bias}))
+    # The controllers are the same until the bias starts: the biased run branches from the
+    # unbiased one when the last --biased-months begin (both are replayed from `first`).
+    bias_start = max(first, add_months(month, 1 - args.biased_months))
+    if bias_start > first:
+        shared = load_config(overrides={"data_dir": args.data_dir, "capacity": {"reference_households": capacity}})
+        replay(spark, shared, first, add_months(bias_start, -1), settings=simulation)
+    unbiased = replayed("unbiased", bias_start, simulation, Path(args.data_dir))
+    biased = replayed("biased", bias_start, simulation.model_copy(update={"controller_bias": bias}),
+                      Path(args.data_dir))
 
     def published(cfg, table):
         return _published(spark, cfg, table, month)

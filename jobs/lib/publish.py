@@ -31,6 +31,7 @@ import functools
 import os
 import signal
 import socket
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -208,6 +209,7 @@ class Publication:
         """Commit every table of the scope (each over its scope's rows), then publish `row`
         (the ledger's other columns) as succeeded; the published row."""
         for table, df in frames.items():
+            started = time.perf_counter()
             commit = delta.write(
                 df, self._path(table), partition_by=self.config.partition_by(table), mode="overwrite",
                 replace=self.scope[table], run_id=self.run_id, operation=f"{self.job.upper()} {self.month:%Y-%m}",
@@ -220,7 +222,8 @@ class Publication:
             self.committed[table] = commit
             if progress is not None:
                 rows = f", {commit.rows:,} rows" if commit.rows is not None else ""
-                progress.say(f"committed {table} (version {commit.version}{rows})")
+                progress.say(f"committed {table} (version {commit.version}{rows}) in "
+                             f"{time.perf_counter() - started:.1f} s")
             _failpoint(f"after_commit:{table}")
         if self._has_outcome():
             raise SupersededError(f"run {self.run_id} was presumed dead and recorded as failed by a newer run of "
