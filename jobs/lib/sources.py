@@ -36,7 +36,7 @@ def require_sources(config: Config) -> None:
 @dataclass(frozen=True)
 class Sources:
     households: DataFrame
-    members: DataFrame
+    members: DataFrame | None  # None: not read (a source month's summary does not use the spells)
     payments: DataFrame
     declarations: DataFrame
     events: DataFrame
