@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import shutil
+
 import pytest
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
@@ -19,7 +21,7 @@ from expectations.controls import SCHEMA as CONTROLS
 from jobs.lib import delta, tables
 from jobs.lib.config import load_config
 from jobs.lib.runner import Progress
-from jobs.lib.summaries import TABLE, ingest_month
+from jobs.lib.summaries import TABLE, ingest_month, refresh, stale_months
 from jobs.lib.validation import read_validated
 from transforms import synth
 from transforms.features import compute_features, features_from_months
@@ -95,8 +97,9 @@ def test_a_rejected_row_goes_to_quarantine_with_its_source_month(spark, ingested
         [(BAD_MONTH, "payments")]
 
 
-def test_the_variables_from_the_summaries_equal_the_full_route(spark, ingested):
-    config, _ = ingested
+def _both_routes(spark, config):
+    """compute_features over the full route's validated W24, and features_from_months over
+    the published summaries (with the same validated snapshot of M-1 and members)."""
     cal = config.calendar(SCORE_MONTH)
     validation = read_validated(spark, config, Span.of(cal), "test-full", Progress("score", quiet=True))
     v = validation.sources
@@ -105,8 +108,89 @@ def test_the_variables_from_the_summaries_equal_the_full_route(spark, ingested):
                             smic_eur=smic, rules=rules)
     summaries = tables.read_output(spark, config, TABLE, where={"month": months(cal.w24_start, cal.snapshot_month)})
     from_months = features_from_months(summaries, v.households, v.members, cal=cal, smic_eur=smic, rules=rules)
+    return validation, full, from_months
+
+
+def test_the_variables_from_the_summaries_equal_the_full_route(spark, ingested):
+    config, _ = ingested
+    validation, full, from_months = _both_routes(spark, config)
     assert from_months.schema == full.schema
     assert full.exceptAll(from_months).count() == 0 and from_months.exceptAll(full).count() == 0
     # the late household's DTR counts in both (its quarter's 2nd snapshot holds it)
     assert full.where(F.col("household_id") == "late").first().n_dtr_w24 == 1
     validation.unpersist()
+
+
+def test_a_changed_source_month_is_seen_and_rebuilt(spark, ingested, tmp_path):
+    """A late RSA payment of M-7 makes that month's summary stale, and only it; a new
+    snapshot row of 2025-11 makes 2025-11 and 2025-10 stale (the DTRs of the quarter
+    starting 2025-10 are looked up in it). Once refreshed, nothing is stale and the
+    summaries give the full route's variables again, the late payment included."""
+    original, _ = ingested
+    all_months = months(FIRST, LAST)
+    assert stale_months(spark, original, all_months) == {}
+    shutil.copytree(original.data_dir, tmp_path / "copy")
+    config = load_config(env="local", overrides={"data_dir": str(tmp_path / "copy")})
+    m7 = add_months(SCORE_MONTH, -7)
+    snapshots = tables.read_source(spark, config, "households", where={"month": [m7, LAST]})
+    rsa_paid = tables.read_source(spark, config, "payments", where={"month": [m7]}).where(F.col("benefit") == "RSA")
+    chosen = (snapshots.groupBy("household_id").count().where(F.col("count") == 2)
+              .join(rsa_paid, on="household_id", how="left_anti").orderBy("household_id").first().household_id)
+    late = spark.createDataFrame([(chosen, m7, "RSA", Decimal("500.00"))],
+                                 "household_id string, month date, benefit string, amount_eur decimal(12,2)")
+    tables.write_source(config, "payments", late, run_id="test", operation="LATE PAYMENT", mode="append")
+    assert stale_months(spark, config, all_months) == {m7: "payments changed since it was built"}
+
+    newcomer = tables.read_source(spark, config, "households", where={"month": [date(2025, 11, 1)]}).limit(1) \
+        .withColumn("household_id", F.lit("newcomer")).localCheckpoint()
+    tables.write_source(config, "households", newcomer, run_id="test", operation="LATE SNAPSHOT", mode="append")
+    stale = stale_months(spark, config, all_months)
+    assert sorted(stale) == [m7, date(2025, 10, 1), date(2025, 11, 1)]
+    assert stale[date(2025, 10, 1)] == "households changed since it was built"
+
+    assert sorted(refresh(spark, config, all_months, Progress("score", quiet=True))) == sorted(stale)
+    assert stale_months(spark, config, all_months) == {}
+    validation, full, from_months = _both_routes(spark, config)
+    assert full.exceptAll(from_months).count() == 0 and from_months.exceptAll(full).count() == 0
+    rebuilt = tables.read_output(spark, config, TABLE, where={"month": [m7]}).where(F.col("household_id") == chosen)
+    assert [(r.rsa_eur, r.rsa_paid) for r in rebuilt.collect()] == [(Decimal("500.00"), True)]
+    validation.unpersist()
+
+
+def test_dmde_score_from_the_summaries_publishes_the_full_routes_features(spark, ingested, tmp_path):
+    """`score_month` (summaries present) and `score_month(full=True)` publish the same
+    features and scores for 2026-03 (with a model file of fixed intercepts: the fixture has
+    no OPBD sample to calibrate on); the summaries' run reads only the snapshot of M-1, the
+    spells and the controls."""
+    from datetime import datetime, timezone
+
+    from domain.model import Intercept
+    from jobs.lib.config import write_model
+    from jobs.lib.publish import read_published
+    from jobs.lib.scoring import score_month
+
+    original, _ = ingested
+    shutil.copytree(original.data_dir, tmp_path / "copy")
+    config = load_config(env="local", overrides={"data_dir": str(tmp_path / "copy")})
+    spec = config.model
+    for name in spec.model_names():
+        spec = spec.with_intercept(name, Intercept(value=-1.5, sample_size=1, score_month=SCORE_MONTH,
+                                                   computed_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                                                   method="fixed for the test"))
+    model_file = tmp_path / "model.yaml"
+    write_model(spec, model_file)
+
+    def published(**kw):
+        run = score_month(spark, config, SCORE_MONTH, Progress("score", quiet=True), model_file=model_file, **kw)
+        frames = [read_published(spark, config, table, SCORE_MONTH).drop("run_id").localCheckpoint()
+                  for table in ("features", "scores")]
+        return run, frames
+
+    full_run, full = published(full=True)
+    run, from_summaries = published()
+    assert set(run["rows_read"]) == {"households", "members", "controls"}
+    assert set(full_run["rows_read"]) == {"households", "members", "payments", "declarations", "events", "controls"}
+    assert run["households_scored"] == full_run["households_scored"] > 500
+    for mine, theirs in zip(from_summaries, full):
+        assert mine.schema == theirs.schema
+        assert mine.exceptAll(theirs).count() == 0 and theirs.exceptAll(mine).count() == 0
