@@ -1,4 +1,5 @@
-"""Small Column helpers shared by the transforms: dates, ages and seeded randomness."""
+"""Small Column helpers shared by the transforms: dates, ages, seeded randomness and exact
+decimal means."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -6,8 +7,10 @@ from datetime import date
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
+from pyspark.sql.types import DecimalType
 
 _TWO_53 = 1 << 53
+DECIMAL_MAX_DIGITS = 38  # Spark's largest decimal precision (and scale)
 
 
 def month_number(month: Column | date) -> Column:
@@ -68,3 +71,15 @@ def in_force(table: Sequence[tuple[date, float]], on: Column) -> Column:
         condition = on >= F.lit(valid_from)
         expr = F.when(condition, F.lit(value)) if expr is None else expr.when(condition, F.lit(value))
     return expr
+
+
+def decimal_average(total: Column, count: Column, value_type: DecimalType) -> Column:
+    """`avg` of decimal values of `value_type`, from their sum and count (null when the
+    count is 0): the arithmetic of Spark's Average — the sum in its buffer's type
+    decimal(p+10, s), divided by the count as decimal(20,0), cast to the average's type
+    decimal(p+4, s+4) — so that a mean rebuilt from partial sums and counts (a month's
+    summary) is the very value `avg` gives over the rows, rounding included."""
+    p, s = value_type.precision, value_type.scale
+    sum_type = DecimalType(min(DECIMAL_MAX_DIGITS, p + 10), s)
+    average_type = DecimalType(min(DECIMAL_MAX_DIGITS, p + 4), min(DECIMAL_MAX_DIGITS, s + 4))
+    return F.when(count > 0, (total.cast(sum_type) / count.cast("decimal(20,0)")).cast(average_type))

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import DecimalType
 
 from domain.calendar import Calendar
 from domain import codes
-from domain.codes import ADULTS, ALLOWANCE_EVENTS, UNKNOWN_ACTIVITY, WORKING
+from domain.codes import ADULTS, ALLOWANCE_EVENTS, MONEY_DIGITS, UNKNOWN_ACTIVITY, WORKING
 from domain.settings import Rules
-from transforms.columns import completed_age, month_number
+from transforms.columns import completed_age, decimal_average, month_number
 
 MEAN_BENEFITS = {"mean_af_eur": "AF", "mean_cf_eur": "CF", "mean_pa_eur": "PA", "mean_rsa_eur": "RSA"}
 # Children's activity, first match wins (lower = stronger); anything else is "other".
@@ -24,6 +25,13 @@ CHILD_ACTIVITY_OTHER = 3
 CHILD_ACTIVITY_CODES = ["inactive", "student", "other", "employed"]
 COUNTED_EVENTS = {f"n_{code.lower()}": code for code in codes.COUNTED_EVENTS}  # column -> event code
 MEAN_SCALE = "decimal(16,4)"   # a mean of cents over 12 months: 4 decimals keep every band decision
+BENEFIT_MEANS = {"mean_total_benefits_eur": None, **MEAN_BENEFITS}  # None: every benefit code
+# The W12 sums behind the means; also the columns of a month's summary (transforms.household_months).
+BENEFIT_SUMS = {mean: mean.removeprefix("mean_") for mean in BENEFIT_MEANS}
+# Spark's type of (prefilled - declared) / 3 for money (decimal(12,2)), written out so that
+# the summary of a month and the rows give the same mean (`columns.decimal_average`).
+CORRECTION_GAP_TYPE = DecimalType(17, 6)
+MONEY_TYPE = DecimalType(*MONEY_DIGITS)
 
 
 class MonthWindows:
@@ -70,7 +78,7 @@ def _in(column: Column | str, start: Column, end: Column) -> Column:
     return column.between(start, end)
 
 
-def _count(condition: Column) -> Column:
+def count_where(condition: Column) -> Column:
     return F.sum(F.when(condition, 1).otherwise(0))
 
 
@@ -111,11 +119,11 @@ def member_features(members: DataFrame, couples: DataFrame, cal: Calendar, rules
         adult("HEAD", activity.isin(*WORKING)).alias("head_working"),
         adult("PARTNER", activity.isin(*WORKING)).alias("partner_working"),
         # one spell covers a date per member (spells of a member do not overlap)
-        _count(is_child & (age >= rules.child_adult_age)).alias("n_children_19_plus"),
-        _count(working_age_child).alias("n_children_16_plus"),
+        count_where(is_child & (age >= rules.child_adult_age)).alias("n_children_19_plus"),
+        count_where(working_age_child).alias("n_children_16_plus"),
         F.min(child_priority).alias("children_priority"),
-        _count(self_employed & starts_or_ends_in_w24).alias("n_self_employment_changes"),
-        _count(self_employed & overlaps_w24).alias("n_self_employment_spells"),
+        count_where(self_employed & starts_or_ends_in_w24).alias("n_self_employment_changes"),
+        count_where(self_employed & overlaps_w24).alias("n_self_employment_spells"),
     )
     joined = couples.join(per_household, on=KEY, how="left")
     is_couple = F.col("couple")
@@ -144,26 +152,46 @@ def payment_features(payments: DataFrame, cal: Calendar) -> DataFrame:
     w = MonthWindows(cal)
     in_w12 = _in("month", w.w12_start, w.snapshot_month)
     in_w24 = _in("month", w.w24_start, w.snapshot_month)
-    month_index = month_number(F.col("month")) - month_number(w.w24_start)
-    rsa_paid = (F.col("benefit") == "RSA") & (F.col("amount_eur") > 0) & in_w24
-    # One bit per month of W24 where RSA was paid; a change is two neighbouring bits that differ.
-    rsa_months = F.bit_or(F.when(rsa_paid, F.pow(F.lit(2.0), month_index).cast("long")))
-    pairs = (1 << (cal.long_months - 1)) - 1
 
-    def mean(condition: Column) -> Column:
-        return (F.coalesce(F.sum(F.when(in_w12 & condition, F.col("amount_eur"))), F.lit(0)) / cal.short_months) \
-            .cast(MEAN_SCALE)
+    def w12_sum(condition: Column) -> Column:
+        return F.sum(F.when(in_w12 & condition, F.col("amount_eur")))
 
     aggregated = payments.where(in_w24).groupBy(*KEY).agg(
-        mean(F.lit(True)).alias("mean_total_benefits_eur"),
-        *[mean(F.col("benefit") == code).alias(name) for name, code in MEAN_BENEFITS.items()],
-        F.coalesce(rsa_months, F.lit(0).cast("long")).alias("rsa_months"),
+        *[w12_sum(benefit_is(code)).alias(BENEFIT_SUMS[mean]) for mean, code in BENEFIT_MEANS.items()],
+        rsa_months(rsa_paid() & in_w24, w).alias("rsa_months"),
     )
-    return aggregated.select(
-        *KEY, "mean_total_benefits_eur", *MEAN_BENEFITS,
-        F.bit_count(F.col("rsa_months")).alias("n_rsa_months_w24"),
-        F.bit_count(F.col("rsa_months").bitwiseXOR(F.shiftright("rsa_months", 1)).bitwiseAND(F.lit(pairs))).alias("n_rsa_changes"),
-    )
+    return aggregated.select(*KEY, *payment_variables(cal))
+
+
+def benefit_is(code: str | None) -> Column:
+    """A payment row of this benefit code (None: of any code, for the total)."""
+    return F.lit(True) if code is None else F.col("benefit") == code
+
+
+def rsa_paid() -> Column:
+    """A payment row of RSA with an amount > 0 (DMDE.md §3, RSA changes)."""
+    return (F.col("benefit") == "RSA") & (F.col("amount_eur") > 0)
+
+
+def rsa_months(paid: Column, w: MonthWindows) -> Column:
+    """Aggregate: one bit per month of W24 where RSA was paid (bit 0 = M-24), from rows
+    of a `month` column where `paid` holds."""
+    month_index = month_number(F.col("month")) - month_number(w.w24_start)
+    return F.coalesce(F.bit_or(F.when(paid, F.pow(F.lit(2.0), month_index).cast("long"))),
+                      F.lit(0).cast("long"))
+
+
+def payment_variables(cal: Calendar) -> list[Column]:
+    """The benefit means and RSA variables from a household's W12 sums (columns
+    BENEFIT_SUMS, null when nothing was paid) and its `rsa_months` bits."""
+    pairs = (1 << (cal.long_months - 1)) - 1  # a change is two neighbouring bits that differ
+    rsa_bits = F.col("rsa_months")
+    return [
+        *[(F.coalesce(F.col(total), F.lit(0)) / cal.short_months).cast(MEAN_SCALE).alias(mean)
+          for mean, total in BENEFIT_SUMS.items()],
+        F.bit_count(rsa_bits).alias("n_rsa_months_w24"),
+        F.bit_count(rsa_bits.bitwiseXOR(F.shiftright(rsa_bits, 1)).bitwiseAND(F.lit(pairs))).alias("n_rsa_changes"),
+    ]
 
 
 def resources_features(households: DataFrame, cal: Calendar, smic_eur: float | Column) -> DataFrame:
@@ -172,13 +200,17 @@ def resources_features(households: DataFrame, cal: Calendar, smic_eur: float | C
     w = MonthWindows(cal)
     mean = households.where(_in("month", w.w12_start, w.snapshot_month)) \
         .groupBy(*KEY).agg(F.avg("resources_eur").alias("mean_resources_eur"))
-    return mean.select(
-        *KEY,
+    return mean.select(*KEY, *resources_variables(smic_eur))
+
+
+def resources_variables(smic_eur: float | Column) -> list[Column]:
+    """The resources variables from the exact mean `mean_resources_eur` (null: no snapshot)."""
+    return [
         F.col("mean_resources_eur").cast("decimal(12,2)").alias("mean_resources_eur"),
         # double: a ratio, compared with band edges like 0.4; documented in the README
         (F.coalesce(F.col("mean_resources_eur").cast("double"), F.lit(0.0)) / smic_eur)
         .alias("resources_smic_ratio"),
-    )
+    ]
 
 
 def declaration_features(declarations: DataFrame, cal: Calendar, rules: Rules) -> DataFrame:
@@ -187,22 +219,40 @@ def declaration_features(declarations: DataFrame, cal: Calendar, rules: Rules) -
     w = MonthWindows(cal)
     in_w24 = _in("quarter_start", w.w24_start, w.as_of)
     in_w12 = _in("quarter_start", w.w12_start, w.as_of)
-    gap = F.col("prefilled_eur") - F.col("declared_eur")
-    downward = in_w12 & F.col("corrected") & ~F.col("verified") & (gap > 0)
+    downward = in_w12 & unverified_downward_correction()
     per_household = declarations.where(in_w24).groupBy(*KEY).agg(
         F.count(F.lit(1)).alias("n_dtr_w24"),
-        _count(F.col("alimony")).alias("n_dtr_alimony"),
-        _count(F.col("self_employment_eur") > 0).alias("n_dtr_self_employment"),
-        _count(downward).alias("n_corrections_w12"),
-        F.avg(F.when(downward, gap / 3)).alias("mean_correction_gap"),
+        count_where(F.col("alimony")).alias("n_dtr_alimony"),
+        count_where(F.col("self_employment_eur") > 0).alias("n_dtr_self_employment"),
+        count_where(downward).alias("n_corrections_w12"),
+        F.avg(F.when(downward, monthly_correction_gap())).alias("mean_correction_gap"),
     )
+    return per_household.select(*KEY, "n_dtr_w24", "n_dtr_alimony", "n_dtr_self_employment",
+                                *correction_variables(rules))
+
+
+def unverified_downward_correction() -> Column:
+    """A DTR corrected by the household, not verified, with prefilled - declared > 0."""
+    gap = F.col("prefilled_eur") - F.col("declared_eur")
+    return F.col("corrected") & ~F.col("verified") & (gap > 0)
+
+
+def monthly_correction_gap() -> Column:
+    """A DTR's (prefilled - declared) / 3, as Spark computes it for money (6 decimals): the
+    rows' values whose mean the corrections variable reads."""
+    return ((F.col("prefilled_eur") - F.col("declared_eur")) / 3).cast(CORRECTION_GAP_TYPE)
+
+
+def correction_variables(rules: Rules) -> list[Column]:
+    """The corrections variable from `n_corrections_w12` and the exact `mean_correction_gap`."""
     # The flag reads the exact mean: rounded to cents first, 150.003 € would not be > 150 €.
     flagged = (F.col("n_corrections_w12") >= rules.corrections_min_count) & (
         F.col("mean_correction_gap") > rules.corrections_min_mean_gap_eur)
-    return per_household.select(
-        *KEY, "n_dtr_w24", "n_dtr_alimony", "n_dtr_self_employment", "n_corrections_w12",
+    return [
+        "n_corrections_w12",
         F.col("mean_correction_gap").cast("decimal(12,2)").alias("mean_correction_gap_eur"),
-        F.when(flagged, "flagged").otherwise("other").alias("corrections_code"))
+        F.when(flagged, "flagged").otherwise("other").alias("corrections_code"),
+    ]
 
 
 def event_features(events: DataFrame, cal: Calendar) -> DataFrame:
@@ -213,9 +263,9 @@ def event_features(events: DataFrame, cal: Calendar) -> DataFrame:
     in_w12 = _in("event_date", w.w12_start, w.as_of)
     allowance = F.col("code").isin(*ALLOWANCE_EVENTS)
     return events.where(in_w24).groupBy(*KEY).agg(
-        _count(allowance & in_w12).alias("n_allowance_w12"),
-        _count(allowance).alias("n_allowance_w24"),
-        *[_count(F.col("code") == code).alias(name) for name, code in COUNTED_EVENTS.items()],
+        count_where(allowance & in_w12).alias("n_allowance_w12"),
+        count_where(allowance).alias("n_allowance_w24"),
+        *[count_where(F.col("code") == code).alias(name) for name, code in COUNTED_EVENTS.items()],
     )
 
 
@@ -255,12 +305,66 @@ def compute_features(households: DataFrame, members: DataFrame, payments: DataFr
     """
     scored = population(households, cal)
     by_member = member_features(members, scored.select(*KEY, "couple"), cal, rules)
-    joined = (scored
-              .join(by_member, on=KEY, how="left")
-              .join(payment_features(payments, cal), on=KEY, how="left")
-              .join(resources_features(households, cal, smic_eur), on=KEY, how="left")
-              .join(declaration_features(declarations, cal, rules), on=KEY, how="left")
-              .join(event_features(events, cal), on=KEY, how="left"))
+    return assemble(scored, by_member, payment_features(payments, cal),
+                    resources_features(households, cal, smic_eur), declaration_features(declarations, cal, rules),
+                    event_features(events, cal))
+
+
+def features_from_months(household_months: DataFrame, households: DataFrame, members: DataFrame, *,
+                         cal: Calendar, smic_eur: float | Column, rules: Rules) -> DataFrame:
+    """The same frame as `compute_features`, from the household × month summaries of W24
+    (`transforms.household_months`), the snapshot of M-1 and the members.
+
+    Every window of DMDE.md §2 is a run of whole months (W12, W24; the as-of date is the
+    last day of M-1), so a household's sums and counts over a window are the sums of its
+    months' sums and counts. The sums are cast back to the type Spark gives a sum of the
+    rows and the means divide as `avg` does: every number equals the full recomputation's.
+    Summaries that carry a `score_month` column are read for that month, as in
+    `compute_features`.
+    """
+    months = at_score_month(household_months, cal)
+    w = MonthWindows(cal)
+    in_w12 = _in("month", w.w12_start, w.snapshot_month)
+    in_w24 = _in("month", w.w24_start, w.snapshot_month)
+
+    def total(column: str, condition: Column = in_w24) -> Column:
+        """Sum over the window's months, in the type of a sum over the rows (exact)."""
+        return F.sum(F.when(condition, F.col(column))).cast(months.schema[column].dataType)
+
+    def counted(column: str, condition: Column = in_w24) -> Column:
+        return F.sum(F.when(condition, F.col(column)).otherwise(0))
+
+    aggregated = months.where(in_w24).groupBy(*KEY).agg(
+        *[total(column, in_w12).alias(column) for column in BENEFIT_SUMS.values()],
+        rsa_months(F.col("rsa_paid") & in_w24, w).alias("rsa_months"),
+        decimal_average(total("resources_eur", in_w12), counted("n_resources", in_w12), MONEY_TYPE)
+        .alias("mean_resources_eur"),
+        counted("n_dtr").alias("n_dtr_w24"),
+        counted("n_dtr_alimony").alias("n_dtr_alimony"),
+        counted("n_dtr_self_employment").alias("n_dtr_self_employment"),
+        counted("n_corrections", in_w12).alias("n_corrections_w12"),
+        decimal_average(total("correction_gap_sum", in_w12), counted("n_corrections", in_w12),
+                        CORRECTION_GAP_TYPE).alias("mean_correction_gap"),
+        counted("n_allowance", in_w12).alias("n_allowance_w12"),
+        counted("n_allowance").alias("n_allowance_w24"),
+        *[counted(name).alias(name) for name in COUNTED_EVENTS],
+    )
+    per_household = aggregated.select(
+        *KEY, *payment_variables(cal), *resources_variables(smic_eur),
+        "n_dtr_w24", "n_dtr_alimony", "n_dtr_self_employment", *correction_variables(rules),
+        "n_allowance_w12", "n_allowance_w24", *COUNTED_EVENTS)
+    scored = population(households, cal)
+    by_member = member_features(members, scored.select(*KEY, "couple"), cal, rules)
+    return assemble(scored, by_member, per_household)
+
+
+def assemble(scored: DataFrame, by_member: DataFrame, *per_household: DataFrame) -> DataFrame:
+    """The scored population (`population`) with its member variables and the per-household
+    variables of the other sources joined on: the frame both routes return, with a
+    modality code for each categorical variable and 0 for a source without rows."""
+    joined = scored.join(by_member, on=KEY, how="left")
+    for variables in per_household:
+        joined = joined.join(variables, on=KEY, how="left")
 
     def zero(name: str, zero_value=0) -> Column:
         return F.coalesce(F.col(name), F.lit(zero_value)).alias(name)

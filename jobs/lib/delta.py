@@ -89,6 +89,13 @@ def partition_values(path: str, column: str) -> set:
     return {v for v in actions.column(name).to_pylist() if v is not None}
 
 
+def live_files(path: str, version: int | None = None) -> list[dict]:
+    """Every live file of the table at `version` (default: the latest), from the log: its
+    `path`, partition values (`partition.<column>`) and statistics (`min.<column>`,
+    `max.<column>`). Files are immutable: a changed set of files is a changed content."""
+    return pa.table(_log(path, version).get_add_actions(flatten=True)).to_pylist()
+
+
 def max_partition_value(path: str, column: str) -> object | None:
     """The largest value of a partition column among the live files (read from the log)."""
     return max(partition_values(path, column), default=None)

@@ -205,16 +205,18 @@ class Publication:
 
     # --- 2. commit ----------------------------------------------------------------------
 
-    def commit(self, frames: Mapping[str, DataFrame], row: Mapping[str, object], progress=None) -> dict:
-        """Commit every table of the scope (each over its scope's rows), then publish `row`
-        (the ledger's other columns) as succeeded; the published row."""
+    def commit(self, frames: Mapping[str, DataFrame], row: Mapping[str, object], progress=None, *,
+               meta: Mapping[str, Mapping[str, object]] | None = None) -> dict:
+        """Commit every table of the scope (each over its scope's rows, with `meta[table]`
+        added to its commit's metadata), then publish `row` (the ledger's other columns) as
+        succeeded; the published row."""
         for table, df in frames.items():
             started = time.perf_counter()
             commit = delta.write(
                 df, self._path(table), partition_by=self.config.partition_by(table), mode="overwrite",
                 replace=self.scope[table], run_id=self.run_id, operation=f"{self.job.upper()} {self.month:%Y-%m}",
-                meta={"score_month": str(self.month)}, txn=(self.app_id, self.claim),
-                **table_options(self.config, table))
+                meta={"score_month": str(self.month), **(meta or {}).get(table, {})},
+                txn=(self.app_id, self.claim), **table_options(self.config, table))
             if commit is None:
                 raise SupersededError(
                     f"run {self.run_id} was presumed dead and replaced by a newer {self.job} run of "

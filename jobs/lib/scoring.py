@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from domain.calendar import Calendar, Span
 from domain.errors import DmdeError
 from domain.model import ModelSpec
-from jobs.lib import tables
+from jobs.lib import summaries, tables
 from jobs.lib.config import Config
 from jobs.lib.models import load_scoring_model
 from jobs.lib.opbd import caf_starts
@@ -30,7 +30,7 @@ from jobs.lib.runner import Progress, code_version, new_run_id
 from jobs.lib.sources import require_sources
 from jobs.lib.validation import read_validated
 from transforms import model, ranking
-from transforms.features import compute_features
+from transforms.features import compute_features, features_from_months
 
 
 class ScoringError(DmdeError):
@@ -66,9 +66,17 @@ def check_scorable(scored: DataFrame, spec: ModelSpec, cal: Calendar) -> None:
 
 
 def score_month(spark: SparkSession, config: Config, month: date, progress: Progress | None = None, *,
-                model_file: Path | None = None) -> dict:
+                model_file: Path | None = None, full: bool = False) -> dict:
     """Score one month with the data dir's calibrated model (or `model_file`); return the
-    `runs` row that was published."""
+    `runs` row that was published.
+
+    When the data dir has source-month summaries (`household_months`, jobs/lib/summaries.py)
+    and not `full`: the months of W24 not summarised yet, or whose sources changed since,
+    are summarised first (each its own `ingest` run, said so); the variables are then
+    computed from the 24 summaries, the snapshot of M-1, the spells and the controls (the
+    only rows this run reads and validates). Otherwise every source row of the windows is
+    read and validated (the full recomputation); both give the same variables.
+    """
     progress = progress or Progress("score")
     require_sources(config)
     if model_file is not None and not Path(model_file).is_file():
@@ -77,6 +85,9 @@ def score_month(spark: SparkSession, config: Config, month: date, progress: Prog
     cal = config.calendar(month)
     version = spec.calibrated_version()
     month_only = {"score_month": [month]}
+    from_summaries = not full and summaries.present(config)
+    if from_summaries:
+        summaries.refresh(spark, config, summaries.months_needed(config, cal), progress)
     publication = Publication(spark, config, "runs", RUNS_SCHEMA, "score", month, new_run_id("score", month), scope={
         "features": month_only, "scores": month_only, "targets": month_only,
         "quarantine": {"job": ["score"], "score_month": [month]}})
@@ -87,12 +98,20 @@ def score_month(spark: SparkSession, config: Config, month: date, progress: Prog
             progress.say(note)
         # Every source row is validated before any variable is computed (expectations/): the
         # valid rows are scored, the others go to `quarantine`; a table-level failure stops here.
-        validation = read_validated(spark, config, Span.of(cal), run_id, progress)
+        smic_eur, rules = config.smic_for(cal.snapshot_month), config.rules
+        if from_summaries:
+            validation = summaries.read_validated_besides(spark, config, cal, run_id, progress)
+            sources = validation.sources
+            variables = features_from_months(summaries.read_summaries(spark, config, cal), sources.households,
+                                             sources.members, cal=cal, smic_eur=smic_eur, rules=rules)
+        else:
+            validation = read_validated(spark, config, Span.of(cal), run_id, progress)
+            sources = validation.sources
+            variables = compute_features(sources.households, sources.members, sources.payments,
+                                         sources.declarations, sources.events, cal=cal, smic_eur=smic_eur,
+                                         rules=rules)
         progress.echo(validation.summary())
-        sources = validation.sources
-        features = (compute_features(sources.households, sources.members, sources.payments, sources.declarations,
-                                     sources.events, cal=cal, smic_eur=config.smic_for(cal.snapshot_month),
-                                     rules=config.rules)
+        features = (variables
                     .transform(model.with_modalities, spec)
                     .persist(StorageLevel.MEMORY_AND_DISK))
         households = progress.stage("features", features.count)

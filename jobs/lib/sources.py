@@ -36,10 +36,12 @@ def require_sources(config: Config) -> None:
 @dataclass(frozen=True)
 class Sources:
     households: DataFrame
-    members: DataFrame
-    payments: DataFrame
-    declarations: DataFrame
-    events: DataFrame
+    # None: not read (a source month's summary does not use the spells; a score month read
+    # from the summaries reads no payment, DTR or event)
+    members: DataFrame | None
+    payments: DataFrame | None
+    declarations: DataFrame | None
+    events: DataFrame | None
     controls: DataFrame | None  # None: not read (the generator labels its sample before writing them)
 
     def as_dict(self) -> dict[str, DataFrame]:

@@ -162,18 +162,21 @@ def _raise_on_schema_drift(config: Config, score_month: date, run_id: str, suite
 
 
 def validate(spark: SparkSession, config: Config, sources: Sources, span: Span, month: date,
-             suites: Mapping[str, TableSuite], run_id: str, progress: Progress) -> Validation:
-    """Split every source table into valid and quarantined rows, report with Great
+             suites: Mapping[str, TableSuite], run_id: str, progress: Progress, *,
+             snapshot_months: Sequence[date] | None = None) -> Validation:
+    """Split every source table read into valid and quarantined rows, report with Great
     Expectations, and raise DataQualityError on a table-level failure (nothing cached
     is left behind then). Each step is timed as a stage "validate: <step>". The schemas
-    were checked before the read (`check_source_schemas`)."""
+    were checked before the read (`check_source_schemas`). The rules that look a row's
+    household up in the snapshots read those of `snapshot_months` (default: W24 of `span`)."""
     score_month = month
     frames = sources.as_dict()
     path = results_path(config, run_id)
     codes = [caf.code for caf in config.cafs]
 
     # Referential integrity needs the snapshots of every month the payments and DTR cover.
-    snapshots = tables.read_source(spark, config, "households", where={"month": span.w24_months})
+    snapshots = tables.read_source(spark, config, "households",
+                                   where={"month": list(snapshot_months or span.w24_months)})
     snapshots = snapshots.select("household_id", "month", "caf")
     # The lookups of the rules that compare rows (duplicated keys, orphans, pre-filling
     # starts) are computed once, from key columns only; cached, their real size lets Spark
@@ -211,7 +214,8 @@ def validate(spark: SparkSession, config: Config, sources: Sources, span: Span, 
         for df in cached:
             df.unpersist()
         raise
-    return Validation(run_id=run_id, score_month=score_month, sources=Sources(**valid), quarantine=quarantine,
+    return Validation(run_id=run_id, score_month=score_month,
+                      sources=Sources(**{name: valid.get(name) for name in SOURCE_TABLES}), quarantine=quarantine,
                       counts=counts, results_path=path, notes=notes, _cached=cached)
 
 
