@@ -5,6 +5,10 @@ month's windows; the results are joined onto the scored population (the snapshot
 Categorical variables get their modality code here, because their rule is logic (first
 match wins); banded variables keep the number, and `transforms.model` bands it from the
 model file. Every number behind a modality is kept, for explanations and audit.
+
+Two routes give the same frame: `compute_features` from the sources' rows, and
+`features_from_months` from the household × month summaries (`transforms.household_months`);
+both end in `assemble`.
 """
 from __future__ import annotations
 
