@@ -32,6 +32,9 @@ BAD_MONTH = date(2025, 8, 1)  # M-7: a payment rejected there
 LATE_QUARTER = date(2025, 10, 1)  # a DTR whose household is in its quarter's 2nd snapshot only
 
 
+# 14 ingests and two scorings: about 11 minutes on 2 cores, run in CI, skipped by the quick local run
+pytestmark = pytest.mark.slow
+
 @pytest.fixture(scope="module")
 def ingested(spark, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("ingest")
