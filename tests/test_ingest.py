@@ -35,6 +35,7 @@ LATE_QUARTER = date(2025, 10, 1)  # a DTR whose household is in its quarter's 2n
 # 14 ingests and two scorings: about 11 minutes on 2 cores, run in CI, skipped by the quick local run
 pytestmark = pytest.mark.slow
 
+
 @pytest.fixture(scope="module")
 def ingested(spark, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("ingest")
