@@ -293,6 +293,15 @@ class ModelSpec(Strict):
         info = self.models[model].model_copy(update={"intercept": intercept})
         return self.model_copy(update={"models": {**self.models, model: info}})
 
+    def with_intercepts_shifted(self, shift: float) -> ModelSpec:
+        """A copy with every calibrated intercept + `shift` (logit scale): a planted
+        miscalibration, for checking the monitoring."""
+        spec = self
+        for name in self.model_names():
+            intercept = self.models[name].intercept
+            spec = spec.with_intercept(name, intercept.model_copy(update={"value": intercept.value + shift}))
+        return spec
+
     def calibrated_version(self) -> str:
         """The version with the months its intercepts were calibrated on:
         dmde_2025+calibrated-2026-02."""

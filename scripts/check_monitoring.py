@@ -201,12 +201,8 @@ def planted_miscalibration(spark, unbiased, month, first, shift: float, data_dir
     shutil.rmtree(data_dir, ignore_errors=True)
     shutil.copytree(unbiased.data_dir, data_dir)
     cfg = load_config(overrides={"data_dir": str(data_dir), "capacity": {"reference_households": capacity}})
-    spec = load_scoring_model(cfg)
-    for name in spec.model_names():
-        intercept = spec.models[name].intercept
-        spec = spec.with_intercept(name, intercept.model_copy(update={"value": intercept.value + shift}))
     shifted_model = data_dir / "models" / "shifted.yaml"
-    write_model(spec, shifted_model)
+    write_model(load_scoring_model(cfg).with_intercepts_shifted(shift), shifted_model)
     rescored = month_range(max(first, add_months(month, -cfg.monitoring.evaluation_months)), month)
     for scored in rescored:
         score_month(spark, cfg, scored, model_file=shifted_model)

@@ -61,6 +61,12 @@ def spec(config):
             .with_intercept("model2", intercept(B0_MODEL2)))
 
 
+def test_intercepts_shifted_moves_every_model_and_nothing_else(spec):
+    shifted = spec.with_intercepts_shifted(0.4)
+    assert shifted.intercepts() == {"model1": B0_MODEL1 + 0.4, "model2": B0_MODEL2 + 0.4}
+    assert shifted.variables == spec.variables and spec.intercepts() == {"model1": B0_MODEL1, "model2": B0_MODEL2}
+
+
 def test_model_file_sizes(spec):
     """Model 1 = variables 1–13 and 16–19 (17), model 2 = 1, 2, 4, 5, 8, 10, 14, 15, 16, 18, 19 (11)."""
     assert [v.name for v in spec.variables_of("model1")] == [

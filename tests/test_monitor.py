@@ -243,12 +243,8 @@ def test_a_planted_miscalibration_gives_an_o_e_interval_below_1(spark, monitored
     copy = tmp_path / "miscalibrated"
     shutil.copytree(config.data_dir, copy)
     shifted_config = replay_config(copy, monitoring={"horizons_months": [1]})
-    spec = load_scoring_model(shifted_config)
-    for name in spec.model_names():
-        intercept = spec.models[name].intercept
-        spec = spec.with_intercept(name, intercept.model_copy(update={"value": intercept.value + 1.5}))
     shifted = copy / "shifted.yaml"
-    write_model(spec, shifted)
+    write_model(load_scoring_model(shifted_config).with_intercepts_shifted(1.5), shifted)
     for month in REPLAY_MONTHS:
         score_month(spark, shifted_config, month, model_file=shifted)
     monitor_month(spark, shifted_config, M)
