@@ -19,6 +19,7 @@ JOBS = {
     "validate": ("jobs.validate", "check the source tables a score month reads (rules in expectations/)"),
     "calibrate": ("jobs.calibrate", "compute the models' intercepts on the OPBD random-control sample"),
     "estimate": ("jobs.estimate", "re-fit the models' odds ratios on the OPBD sample, next to the published ones"),
+    "ingest": ("jobs.ingest", "validate and summarise a source month once, as it arrives (household_months)"),
     "score": ("jobs.score_month", "score every household of a month (or a range of months)"),
     "simulate-controls": ("jobs.simulate_controls",
                           "draw a month's DMDE controls from the published lists (synthetic data only)"),

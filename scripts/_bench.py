@@ -29,10 +29,11 @@ def arguments(doc: str) -> argparse.ArgumentParser:
     return parser
 
 
-def population(args: argparse.Namespace, overlays: tuple[str, ...] = ()) -> tuple[Config, object, date]:
+def population(args: argparse.Namespace, overlays: tuple[str, ...] = (), *,
+               months_after: int = 0) -> tuple[Config, object, date]:
     """The configuration (with these overlays), the Spark session (machine printed) and the
-    month, with the population generated up to the month before and the model calibrated
-    if missing."""
+    month, with the population generated up to the month before (and `months_after` more
+    months) and the model calibrated if missing."""
     month = date.fromisoformat(args.month + "-01")
     config = load_config(overlays=list(overlays), overrides={"data_dir": args.data_dir})
     spark = session_for(config)
@@ -40,7 +41,7 @@ def population(args: argparse.Namespace, overlays: tuple[str, ...] = ()) -> tupl
           f"spark master {spark.sparkContext.master}, driver memory {spark.conf.get('spark.driver.memory', '1g')}")
     if not tables.exists(config.source_path("controls")):
         start = time.perf_counter()
-        generate(spark, config, households=args.households, start=FIRST_MONTH, end=add_months(month, -1),
+        generate(spark, config, households=args.households, start=FIRST_MONTH, end=add_months(month, months_after - 1),
                  seed=args.seed)
         print(f"generated {args.households:,} households in {time.perf_counter() - start:.1f} s")
     if not calibrated_model_path(config).exists():
@@ -52,3 +53,27 @@ def population(args: argparse.Namespace, overlays: tuple[str, ...] = ()) -> tupl
 
 def stages(progress: Progress) -> str:
     return "\n".join(f"  {stage:<32} {seconds:8.1f} s" for stage, seconds in progress.durations.items())
+
+
+def jvm_pid(spark) -> int:
+    """The Spark JVM's process (in local mode the executor is the driver's JVM)."""
+    return spark.sparkContext._gateway.proc.pid
+
+
+def reset_memory_peaks(spark) -> None:
+    """Start the peaks of `memory_peaks` afresh (Linux: clear_refs 5 resets VmHWM)."""
+    for pool in spark._jvm.java.lang.management.ManagementFactory.getMemoryPoolMXBeans():
+        pool.resetPeakUsage()
+    with open(f"/proc/{jvm_pid(spark)}/clear_refs", "w", encoding="ascii") as handle:
+        handle.write("5")
+
+
+def memory_peaks(spark) -> dict[str, float]:
+    """Peak memory since `reset_memory_peaks`, in GiB: the JVM's resident set (VmHWM) and
+    its heap (the sum of the heap pools' peaks, an upper bound of the heap's own peak)."""
+    jvm = spark._jvm.java.lang.management
+    heap = sum(pool.getPeakUsage().getUsed() for pool in jvm.ManagementFactory.getMemoryPoolMXBeans()
+               if str(pool.getType()) == "Heap memory")
+    with open(f"/proc/{jvm_pid(spark)}/status", encoding="ascii") as handle:
+        rss_kib = next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:"))
+    return {"peak_rss_gib": rss_kib / 2**20, "peak_heap_gib": heap / 2**30}
