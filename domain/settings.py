@@ -33,6 +33,9 @@ class DeltaSettings(Strict):
     deleted_file_retention: NonEmptyStr  # delta.deletedFileRetentionDuration
     vacuum_retention_hours: PositiveInt
     run_lease_hours: PositiveInt  # an unfinished run on another host silent this long is presumed dead
+    # table -> the columns Delta keeps file statistics of (delta.dataSkippingStatsColumns);
+    # a table not listed keeps Delta's default (its first 32 columns)
+    stats_columns: dict[NonEmptyStr, Annotated[tuple[NonEmptyStr, ...], list_to_tuple]] = Field(default_factory=dict)
 
     def jar_files(self, project_dir: Path) -> list[Path]:
         folder = Path(self.jars_dir) if Path(self.jars_dir).is_absolute() else project_dir / self.jars_dir

@@ -178,3 +178,31 @@ def test_protocol_stays_readable_by_delta_rs_and_files_carry_statistics(spark, t
     adds = [json.loads(line)["add"] for commit in sorted((Path(path) / "_delta_log").glob("*.json"))
             for line in commit.read_text().splitlines() if '"add"' in line]
     assert adds and all(json.loads(add["stats"])["numRecords"] >= 1 for add in adds)
+
+
+def _stats_columns(path: str, month: date) -> set[str]:
+    """The columns the live files of `month` keep min/max statistics of."""
+    files = delta.live_files(path)
+    names = {f["path"] for f in files if f["partition.score_month"] == month}
+    adds = [json.loads(line)["add"] for commit in sorted((Path(path) / "_delta_log").glob("*.json"))
+            for line in commit.read_text().splitlines() if '"add"' in line]
+    return {column for add in adds if add["path"] in names for column in json.loads(add["stats"])["minValues"]}
+
+
+def test_statistics_follow_the_configured_columns_even_on_a_table_created_before(spark, tmp_path):
+    """A table written without the property keeps Delta's default statistics; the first
+    write with `delta.dataSkippingStatsColumns` sets it (one metadata commit), and its files
+    keep statistics of that column only; the next write adds no metadata commit."""
+    path = str(tmp_path / "t")
+    write(scores(spark, JAN), path)
+    assert _stats_columns(path, JAN) == {"household_id", "score", "amount", "scored_at"}
+    before = delta.version(path)
+    properties = {"delta.dataSkippingStatsColumns": "household_id"}
+    write(scores(spark, FEB), path, replace={"score_month": [FEB]}, properties=properties)
+    assert delta.version(path) == before + 2  # the property, then the rows
+    assert DeltaTable(path).metadata().configuration["delta.dataSkippingStatsColumns"] == "household_id"
+    assert _stats_columns(path, FEB) == {"household_id"}
+    write(scores(spark, FEB), path, replace={"score_month": [FEB]}, properties=properties)
+    assert delta.version(path) == before + 3
+    assert DeltaTable(path).protocol().min_reader_version == 1
+    assert pl.read_delta(path).height == 8

@@ -170,6 +170,8 @@ def write(df: DataFrame, path: str, *, partition_by: Sequence[str], mode: Mode, 
                           default=str)
     if not exists(path):
         _create(df.sparkSession, path, df.schema, partition_by, properties or {}, constraints or {})
+    elif properties:
+        _align_properties(df.sparkSession, path, properties)
     since = version(path)
     writer = df.write.format("delta").mode(mode).partitionBy(*partition_by).option("userMetadata", metadata)
     if replace is not None:
@@ -206,6 +208,23 @@ def _create(spark: SparkSession, path: str, schema: StructType, partition_by: Se
     except _conflict_types() as err:
         raise ConcurrentWriteError(f"Delta table {path}: another writer created it at the same time "
                                    f"({_first_line(err)}); rerun.") from err
+    except (AnalysisException, Py4JJavaError, OSError) as err:
+        raise _write_error(path, err) from err
+
+
+def _align_properties(spark: SparkSession, path: str, properties: Mapping[str, str]) -> None:
+    """Set the table properties that differ from `properties` (a table created before its
+    configuration changed): one metadata commit, the first time only."""
+    current = _log(path).metadata().configuration
+    changed = {key: value for key, value in properties.items() if current.get(key) != value}
+    if not changed:
+        return
+    assignments = ", ".join(f"'{key}' = '{value}'" for key, value in changed.items())
+    try:
+        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({assignments})")
+    except _conflict_types() as err:
+        raise ConcurrentWriteError(f"Delta table {path}: another writer changed it while its properties were "
+                                   f"being set ({_first_line(err)}); rerun.") from err
     except (AnalysisException, Py4JJavaError, OSError) as err:
         raise _write_error(path, err) from err
 

@@ -297,6 +297,8 @@ def table_options(config: Config, table: str) -> dict:
                   "delta.deletedFileRetentionDuration": config.delta.deleted_file_retention}
     if table in APPEND_ONLY:
         properties["delta.appendOnly"] = "true"
+    if table in config.delta.stats_columns:
+        properties["delta.dataSkippingStatsColumns"] = ",".join(config.delta.stats_columns[table])
     return {"properties": properties, "constraints": CONSTRAINTS.get(table, {})}
 
 
