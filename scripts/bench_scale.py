@@ -10,7 +10,9 @@ from the summaries. Prints seconds, households/s and the Spark JVM's peak memory
 least-squares line seconds = a + b × households, and what that line gives for the 13.8
 million households of the national run on these 2 cores and, assuming the per-household
 part divides by the number of cores (which a cluster's shuffle and I/O only approach), on
-16 cores; draws seconds against households with the line to a PNG.
+16 cores; draws seconds against households with the line to a PNG. Each size's figures are
+kept in <data-dir>/result-<size>.json; `--reuse` takes them from there (sizes measured one
+at a time, then drawn together).
 """
 from __future__ import annotations
 
@@ -31,13 +33,19 @@ NATIONAL = 13_800_000
 CLUSTER_CORES = 16
 
 
-def measure(size: int, data_dir: Path, month: str) -> dict:
+def measure(size: int, data_dir: Path, month: str, reuse: bool) -> dict:
+    saved = data_dir / f"result-{size}.json"
+    if reuse and saved.exists():
+        print(f"{size:,} households: the figures of {saved}")
+        return json.loads(saved.read_text())
     command = [sys.executable, str(Path(__file__).with_name("bench_score.py")), "--households", str(size),
                "--data-dir", str(data_dir / str(size)), "--month", month, "--route", "incremental", "--json"]
     print("$ " + " ".join(command), flush=True)
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     print(out, flush=True)
-    return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[len("RESULT "):])
+    result = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[len("RESULT "):])
+    saved.write_text(json.dumps(result))
+    return result
 
 
 def plot(results: list[dict], a: float, b: float, path: Path) -> None:
@@ -66,14 +74,18 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[250_000, 500_000, 1_000_000, 2_000_000])
     parser.add_argument("--month", default="2026-02")
     parser.add_argument("--plot", type=Path, default=Path("docs/img/bench_scale.png"))
+    parser.add_argument("--reuse", action="store_true",
+                        help="take a size's figures from <data-dir>/result-<size>.json when an earlier run left them")
     args = parser.parse_args()
-    results = [measure(size, args.data_dir, args.month) for size in args.sizes]
+    results = [measure(size, args.data_dir, args.month, args.reuse) for size in args.sizes]
     print(f"\n{'households':>12} {'ingest s':>9} {'score s':>9} {'total s':>9} {'households/s':>13} "
           f"{'peak RSS GiB':>13} {'peak heap GiB':>14}")
     for r in results:
         print(f"{r['households_next']:>12,} {r['ingest_seconds']:>9.1f} {r['score_seconds']:>9.1f} "
               f"{r['incremental_seconds']:>9.1f} {r['households_next'] / r['incremental_seconds']:>13,.0f} "
               f"{r['incremental_peak_rss_gib']:>13.2f} {r['incremental_peak_heap_gib']:>14.2f}")
+    if len(results) < 2:
+        return
     x = np.array([r["households_next"] for r in results], dtype=float)
     y = np.array([r["incremental_seconds"] for r in results])
     b, a = np.polyfit(x, y, 1)
