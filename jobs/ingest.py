@@ -24,6 +24,7 @@ import sys
 from jobs.lib import summaries
 from jobs.lib.runner import JobContext, Progress, job_main, month_argument, months_to_run
 from jobs.lib.scoring import latest_snapshot_month
+from jobs.lib.sources import require_sources
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(ctx: JobContext) -> int:
     args, config = ctx.args, ctx.config
+    require_sources(config)
     months = months_to_run(args, default=lambda: latest_snapshot_month(config))
     if args.stale:
         stale = summaries.stale_months(ctx.spark, config, months)

@@ -39,7 +39,7 @@ from domain.calendar import Span, add_months, months
 from domain.errors import DmdeError
 from domain.model import ModelSpec
 from domain.populations import intersection_column
-from jobs.lib import delta, synthetic
+from jobs.lib import delta, summaries, synthetic
 from jobs.lib.config import Config
 from jobs.lib.models import load_scoring_model
 from jobs.lib.opbd import SAMPLE_MONTHS
@@ -86,7 +86,8 @@ def attributes_of_month(spark: SparkSession, config: Config, month: date, run) -
     span = Span.of(cal)
     sources = read_sources(spark, config, span, with_controls=False)
     used = as_validated(spark, config, {"households": sources.households, "members": sources.members,
-                                        "payments": sources.payments}, span, month, run.run_id)
+                                        "payments": sources.payments}, span, month, run.run_id,
+                        ingests=ingests_used(spark, config, cal, run))
     features = read_published_months(spark, config, "features", {month: run})
     categories = populations.protected_attributes(
         features, used["households"], used["members"], used["payments"], cal=cal, spec=config.populations,
@@ -95,6 +96,15 @@ def attributes_of_month(spark: SparkSession, config: Config, month: date, run) -
                                             used["payments"], cal, config.monitoring.baseline_months)
     return (categories.join(baseline.select("household_id", *monitoring.BASELINE_FIELDS), on="household_id")
             .withColumn("score_run_id", F.lit(run.run_id)))
+
+
+def ingests_used(spark: SparkSession, config: Config, cal, run) -> dict[date, str]:
+    """{source month: ingest run id} of the W24 summaries a score run read, when it read
+    summaries rather than the payments (their rejected rows are in those runs' quarantine)."""
+    if "payments" in (run.rows_read or {}):
+        return {}
+    window = set(Span.of(cal).w24_months)
+    return {m: run_id for m, (run_id, _) in summaries.published_ingests(spark, config).items() if m in window}
 
 
 def refresh_attributes(spark: SparkSession, config: Config, month: date, runs: dict, progress: Progress

@@ -53,7 +53,8 @@ def local_partitions(spark):
 
 
 @pytest.mark.parametrize("argv", [["score", "--month", "2026-02"], ["score"], ["calibrate", "--month", "2026-02"],
-                                  ["validate", "--month", "2026-02"]])
+                                  ["validate", "--month", "2026-02"], ["ingest", "--month", "2026-01"],
+                                  ["ingest", "--stale"]])
 def test_a_data_dir_without_sources_says_so_in_one_line(argv, tmp_path, capsys, local_partitions):
     assert main([*argv, "--data-dir", str(tmp_path / "nowhere")]) == 1
     err = capsys.readouterr().err.strip()

@@ -161,6 +161,36 @@ def test_a_changed_source_month_is_seen_and_rebuilt(spark, ingested, tmp_path):
     validation.unpersist()
 
 
+def test_dmde_ingest_stale_rebuilds_only_the_changed_month_and_says_why(spark, ingested, tmp_path, capsys):
+    """`dmde ingest --stale --from … --to …` after a late payment of M-7: one line per month
+    (up to date, or why not), then one ingest run, of M-7 only."""
+    from jobs.cli import main
+
+    original, _ = ingested
+    shutil.copytree(original.data_dir, tmp_path / "copy")
+    config = load_config(env="local", overrides={"data_dir": str(tmp_path / "copy")})
+    # a change of table properties (as a new configuration brings) changes no summary
+    spark.sql(f"ALTER TABLE delta.`{config.output_path(TABLE)}` SET TBLPROPERTIES "
+              "('delta.logRetentionDuration' = 'interval 31 days')")
+    m7 = add_months(SCORE_MONTH, -7)
+    household = tables.read_source(spark, config, "households", where={"month": [m7]}).first().household_id
+    late = spark.createDataFrame([(household, m7, "OTHER", Decimal("12.00"))],
+                                 "household_id string, month date, benefit string, amount_eur decimal(12,2)")
+    tables.write_source(config, "payments", late, run_id="test", operation="LATE PAYMENT", mode="append")
+    capsys.readouterr()
+    try:
+        assert main(["ingest", "--stale", "--from", f"{FIRST:%Y-%m}", "--to", f"{LAST:%Y-%m}",
+                     "--data-dir", str(tmp_path / "copy")]) == 0
+    finally:  # the CLI applies conf/local.yaml to the shared session: restore the suite's setting
+        spark.conf.set("spark.sql.shuffle.partitions", "2")
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[ingest] 20")]
+    assert f"[ingest] {m7:%Y-%m}: payments changed since it was built" in lines
+    assert sum(line.endswith(": up to date") for line in lines) == len(months(FIRST, LAST)) - 1
+    assert [line for line in lines if "households summarised" in line][0].startswith(f"[ingest] {m7:%Y-%m}: ")
+    assert len([line for line in lines if "households summarised" in line]) == 1
+    assert stale_months(spark, config, months(FIRST, LAST)) == {}
+
+
 def test_dmde_score_from_the_summaries_publishes_the_full_routes_features(spark, ingested, tmp_path):
     """`score_month` (summaries present) and `score_month(full=True)` publish the same
     features and scores for 2026-03 (with a model file of fixed intercepts: the fixture has
@@ -198,3 +228,20 @@ def test_dmde_score_from_the_summaries_publishes_the_full_routes_features(spark,
     for mine, theirs in zip(from_summaries, full):
         assert mine.schema == theirs.schema
         assert mine.exceptAll(theirs).count() == 0 and theirs.exceptAll(mine).count() == 0
+
+    # what the monitoring reads as the rows this run used: without the payment the ingest of
+    # M-7 quarantined (the score run itself read no payment, so quarantined none)
+    from jobs.lib.publish import published_run
+    from jobs.lib.validation import as_validated
+    from jobs.monitor_month import ingests_used
+
+    score_run = published_run(spark, config, "runs", SCORE_MONTH, "score")
+    ingests = ingests_used(spark, config, config.calendar(SCORE_MONTH), score_run)
+    assert sorted(ingests) == months(FIRST, LAST)
+    span = Span.of(config.calendar(SCORE_MONTH))
+    payments = {"payments": tables.read_source(spark, config, "payments", where={"month": [BAD_MONTH]})}
+    negative = F.col("amount_eur") < 0
+    assert as_validated(spark, config, payments, span, SCORE_MONTH, score_run.run_id)["payments"] \
+        .where(negative).count() == 1
+    assert as_validated(spark, config, payments, span, SCORE_MONTH, score_run.run_id,
+                        ingests=ingests)["payments"].where(negative).count() == 0

@@ -41,7 +41,7 @@ TABLE = "household_months"
 SUMMARISED = ("households", "payments", "declarations", "events")  # members stay spell-based
 DATE_COLUMNS = {"households": "month", "payments": "month", "declarations": "quarter_start",
                 "events": "event_date"}
-DATA_PRESERVING = ("OPTIMIZE", "VACUUM START", "VACUUM END")  # commits that change no row
+DATA_PRESERVING = ("OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES")  # commits that change no row
 
 
 def source_month_span(config: Config, month: date) -> Span:
@@ -147,20 +147,20 @@ def month_files(config: Config, table: str, month: date, version: int | None = N
     return out
 
 
-def _published_summaries(spark: SparkSession, config: Config) -> dict[date, int]:
-    """{source month: version of household_months its latest succeeded ingest committed}:
+def published_ingests(spark: SparkSession, config: Config) -> dict[date, tuple[str, int]]:
+    """{source month: (run id, version of household_months) of its latest succeeded ingest}:
     one small read of `runs` (a row per ingest, not per household)."""
     path = config.output_path("runs")
     if not delta.exists(path):
         return {}
     runs = (delta.read(spark, path).where((F.col("job") == "ingest") & (F.col("status") == "succeeded"))
-            .select("score_month", "finished_at", "claim", F.col("table_versions")[TABLE].alias("version")))
+            .select("score_month", "finished_at", "claim", "run_id", F.col("table_versions")[TABLE].alias("version")))
     latest: dict[date, tuple] = {}
     for r in runs.collect():
         key = (r.finished_at, r.claim)
         if r.version is not None and (r.score_month not in latest or key > latest[r.score_month][0]):
-            latest[r.score_month] = (key, r.version)
-    return {month: version for month, (_, version) in latest.items()}
+            latest[r.score_month] = (key, (r.run_id, r.version))
+    return {month: published for month, (_, published) in latest.items()}
 
 
 def stale_months(spark: SparkSession, config: Config, months: Sequence[date]) -> dict[date, str]:
@@ -169,8 +169,9 @@ def stale_months(spark: SparkSession, config: Config, months: Sequence[date]) ->
     source it depends on (`month_files`) was added or removed since the versions it was
     built from (a late payment, a regularisation, a reloaded extract)."""
     path = config.output_path(TABLE)
-    published = _published_summaries(spark, config)
+    published = {month: version for month, (_, version) in published_ingests(spark, config).items()}
     commits = delta.history(path) if delta.exists(path) else []
+    current = source_versions(config)
     by_version = {c["version"]: c for c in commits}
     out: dict[date, str] = {}
     for month in months:
@@ -184,8 +185,9 @@ def stale_months(spark: SparkSession, config: Config, months: Sequence[date]) ->
             out[month] = f"{TABLE} changed since its last published ingest (version {version})"
             continue
         built_from: Mapping[str, int] = by_version[version]["meta"].get("source_versions", {})
-        try:
+        try:  # a table at the version the summary was built from is unchanged: no file to compare
             changed = [table for table in SUMMARISED if table not in built_from or
+                       built_from[table] != current[table] and
                        month_files(config, table, month, built_from[table]) != month_files(config, table, month)]
         except (FileNotFoundError, OSError, ValueError) as err:  # a version past the log's retention
             out[month] = f"the source versions it was built from cannot be read any more ({err})"

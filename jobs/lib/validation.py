@@ -264,15 +264,18 @@ def rule_examples(quarantine: DataFrame, per_rule: int) -> dict[tuple[str, str],
 
 
 def as_validated(spark: SparkSession, config: Config, frames: Mapping[str, DataFrame], span: Span, month: date,
-                 run_id: str) -> dict[str, DataFrame]:
+                 run_id: str, ingests: Mapping[date, str] | None = None) -> dict[str, DataFrame]:
     """`frames` (source table → rows read for the score months of `span`) without the rows
-    that the run `run_id` of `month` put in quarantine: the rows that run used. A table
-    with no quarantined row is returned as it is."""
+    that the run `run_id` of `month` put in quarantine, nor those that the ingest runs
+    `ingests` ({source month: run id}, when that run scored from their summaries) did: the
+    rows that run used. A table with no quarantined row is returned as it is."""
     path = config.output_path("quarantine")
     if not tables.exists(path):
         return dict(frames)
-    rejected = (tables.read_output(spark, config, "quarantine", where={"job": ["score"], "score_month": [month]})
-                .where(F.col("run_id") == run_id).select("table", "key"))
+    ingests = dict(ingests or {})
+    rejected = (tables.read_output(spark, config, "quarantine", where={"job": ["score", "ingest"],
+                                                                       "score_month": [month, *ingests]})
+                .where(F.col("run_id").isin(run_id, *ingests.values())).select("table", "key"))
     counts = {r.table: r["count"] for r in rejected.groupBy("table").count().collect()}  # ≤ one row per table
     suites = expectations.suites(parameters(config, span, month))
     out = {}
