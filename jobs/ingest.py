@@ -22,17 +22,13 @@ import argparse
 import sys
 
 from jobs.lib import summaries
-from jobs.lib.runner import JobContext, Progress, job_main, month_argument, months_to_run
+from jobs.lib.runner import JobContext, Progress, add_month_arguments, job_main, months_to_run
 from jobs.lib.scoring import latest_snapshot_month
 from jobs.lib.sources import require_sources
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    when = parser.add_mutually_exclusive_group()
-    when.add_argument("--month", type=month_argument,
-                      help="source month YYYY-MM (default: the latest snapshot's month)")
-    when.add_argument("--from", dest="first", type=month_argument, help="first source month of a range")
-    parser.add_argument("--to", dest="last", type=month_argument, help="last source month of a range (with --from)")
+    add_month_arguments(parser, "source month YYYY-MM (default: the latest snapshot's month)", "source month")
     parser.add_argument("--stale", action="store_true",
                         help="skip the months whose summary is up to date with its sources")
 

@@ -15,18 +15,14 @@ import sys
 from pathlib import Path
 
 from domain.calendar import add_months
-from jobs.lib.runner import JobContext, Progress, job_main, month_argument, months_to_run
+from jobs.lib.runner import JobContext, Progress, add_month_arguments, job_main, months_to_run
 from jobs.lib.scoring import ScoringError, latest_snapshot_month, score_month, summary
 
 __all__ = ["ScoringError", "score_month", "run", "add_arguments"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    when = parser.add_mutually_exclusive_group()
-    when.add_argument("--month", type=month_argument,
-                      help="score month YYYY-MM (default: the month after the latest snapshot)")
-    when.add_argument("--from", dest="first", type=month_argument, help="first month of a backfill")
-    parser.add_argument("--to", dest="last", type=month_argument, help="last month of a backfill (with --from)")
+    add_month_arguments(parser, "score month YYYY-MM (default: the month after the latest snapshot)", "score month")
     parser.add_argument("--full", action="store_true",
                         help="recompute from every source row of the windows, even when the data dir has "
                              "source-month summaries (household_months)")

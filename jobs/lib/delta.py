@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Literal, NamedTuple
@@ -201,12 +203,20 @@ def _create(spark: SparkSession, path: str, schema: StructType, partition_by: Se
                .partitionedBy(*partition_by))
     for key, value in properties.items():
         builder = builder.property(key, value)
-    try:
+    with _metadata_change(path, "created it at the same time"):
         builder.execute()
         for name, check in constraints.items():
             spark.sql(f"ALTER TABLE delta.`{path}` ADD CONSTRAINT {name} CHECK ({check})")
+
+
+@contextmanager
+def _metadata_change(path: str, conflict: str) -> Iterator[None]:
+    """A change of the table's metadata, its errors said as `write`'s are: another writer's
+    conflicting change (`conflict`: what it did) or an unwritable folder."""
+    try:
+        yield
     except _conflict_types() as err:
-        raise ConcurrentWriteError(f"Delta table {path}: another writer created it at the same time "
+        raise ConcurrentWriteError(f"Delta table {path}: another writer {conflict} "
                                    f"({_first_line(err)}); rerun.") from err
     except (AnalysisException, Py4JJavaError, OSError) as err:
         raise _write_error(path, err) from err
@@ -220,13 +230,8 @@ def _align_properties(spark: SparkSession, path: str, properties: Mapping[str, s
     if not changed:
         return
     assignments = ", ".join(f"'{key}' = '{value}'" for key, value in changed.items())
-    try:
+    with _metadata_change(path, "changed it while its properties were being set"):
         spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({assignments})")
-    except _conflict_types() as err:
-        raise ConcurrentWriteError(f"Delta table {path}: another writer changed it while its properties were "
-                                   f"being set ({_first_line(err)}); rerun.") from err
-    except (AnalysisException, Py4JJavaError, OSError) as err:
-        raise _write_error(path, err) from err
 
 
 def _commit_of(path: str, write_id: str, since: int) -> Commit | None:

@@ -61,6 +61,14 @@ def caf_argument(value: str) -> str:
     return value
 
 
+def add_month_arguments(parser: argparse.ArgumentParser, month_help: str, what: str) -> None:
+    """`--month`, or `--from … --to` for a range of months (`what`: the months' noun)."""
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument("--month", type=month_argument, help=month_help)
+    when.add_argument("--from", dest="first", type=month_argument, help=f"first {what} of a range")
+    parser.add_argument("--to", dest="last", type=month_argument, help=f"last {what} of a range (with --from)")
+
+
 def months_to_run(args: argparse.Namespace, default: Callable[[], date] | None = None) -> list[date]:
     """The months of `--month`, or of `--from … --to` (one after the other), or the default."""
     if getattr(args, "first", None):
