@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Literal, NamedTuple
 
