@@ -5,9 +5,9 @@
 Reads the month's published `features` and `scores` (a data dir `bench_score.py` scored),
 holds them in memory, then writes each, in alternation and `--rounds` times, to a fresh
 Delta table of a temporary folder as `dmde score` does (partitioned like the table, one
-commit), with Delta's default file statistics (the first 32 columns) and with statistics
-on the first column only (`delta.dataSkippingNumIndexedCols`); and, for reference, as
-plain Parquet. Prints each write's seconds and the medians (the first round, which warms the
+commit), with Delta's default file statistics (the first 32 columns) and with the
+statistics `conf/` configures for the table (`delta.stats_columns`, as `dmde score` writes
+it); and, for reference, as plain Parquet. Prints each write's seconds and the medians (the first round, which warms the
 JVM up, left out when there are more).
 """
 from __future__ import annotations
@@ -24,8 +24,6 @@ from jobs.lib.config import load_config
 from jobs.lib.publish import read_published
 from jobs.lib.spark import session_for
 
-VARIANTS = {"delta, default statistics": {}, "delta, statistics of 1 column": {"delta.dataSkippingNumIndexedCols": "1"},
-            "parquet": None}
 
 
 def main() -> None:
@@ -45,7 +43,10 @@ def main() -> None:
     try:
         for round_ in range(args.rounds):
             for table, df in frames.items():
-                for variant, properties in VARIANTS.items():
+                configured = {"delta.dataSkippingStatsColumns": ",".join(config.delta.stats_columns[table])}
+                variants = {"delta, default statistics": {}, "delta, configured statistics": configured,
+                            "parquet": None}
+                for variant, properties in variants.items():
                     path = f"{work}/{table}-{round_}-{variant.replace(' ', '_').replace(',', '')}"
                     started = time.perf_counter()
                     if properties is None:
