@@ -237,6 +237,20 @@ def test_a_missing_source_table_is_a_table_level_failure(spark, tmp_path):
         check_source_schemas(spark, config, M, expectations.suites(_params(config)), "run-1")
     assert len(failure.value.paragraphs) == 6
     assert "Source table households: there is no Delta table at" in str(failure.value)
+    assert "so score month 2026-02 cannot be validated" in str(failure.value)
+    assert "rerun `dmde validate --month 2026-02` and `dmde score --month 2026-02`" in str(failure.value)
+
+
+def test_an_ingest_failure_names_the_source_month_and_dmde_ingest(spark, tmp_path):
+    """`dmde ingest` validates a source month: its paragraphs name that month and the
+    command that ingests it again, not a score month and `dmde score`."""
+    config = load_config(env="local", overrides={"data_dir": str(tmp_path)})
+    with pytest.raises(DataQualityError) as failure:
+        check_source_schemas(spark, config, M, expectations.suites(_params(config)), "run-1", job="ingest")
+    text = str(failure.value)
+    assert "so source month 2026-02 cannot be validated" in text
+    assert "then rerun `dmde ingest --month 2026-02`." in text
+    assert "score month" not in text and "dmde score" not in text
 
 
 def span(config) -> Span:

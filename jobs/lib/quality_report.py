@@ -54,28 +54,40 @@ class SchemaProblem:
         return f"column {self.column} ({self.expected}) is missing{renamed}"
 
 
-def _rerun(month: str) -> str:
-    return f"`dmde validate --month {month}` and `dmde score --month {month}`"
+@dataclass(frozen=True)
+class Subject:
+    """What a validation was run for, as its paragraphs say it: the month (`what`) and the
+    command that runs it again once the sources are fixed (`rerun`)."""
+    what: str
+    rerun: str
 
 
-def missing_table_paragraph(config: Config, name: str, month: str) -> str:
+def subject(job: str, month: date) -> Subject:
+    """`dmde ingest` validates one source month; every other job, a score month's window."""
+    m = f"{month:%Y-%m}"
+    if job == "ingest":
+        return Subject(f"source month {m}", f"`dmde ingest --month {m}`")
+    return Subject(f"score month {m}", f"`dmde validate --month {m}` and `dmde score --month {m}`")
+
+
+def missing_table_paragraph(config: Config, name: str, run: Subject) -> str:
     return (f"Source table {name}: there is no Delta table at {config.source_path(name)} (rule table_exists), "
-            f"so score month {month} cannot be validated and the run stopped: nothing was written and the "
+            f"so {run.what} cannot be validated and the run stopped: nothing was written and the "
             f"output tables are unchanged. What to do: check conf `sources.{name}` and --data-dir, load the "
-            f"extract (or `dmde generate` for a synthetic population), then rerun {_rerun(month)}.")
+            f"extract (or `dmde generate` for a synthetic population), then rerun {run.rerun}.")
 
 
-def schema_paragraph(config: Config, month: str, table: str, problems: Sequence[SchemaProblem], rows: str,
+def schema_paragraph(config: Config, run: Subject, table: str, problems: Sequence[SchemaProblem], rows: str,
                      path: Path) -> str:
     return (f"Source table {table} ({config.source_path(table)}) does not have the schema of expectations/{table}.py "
             f"(rule {SCHEMA_RULE}): {'; '.join(str(p) for p in problems)}. {rows.capitalize()}, so the "
             f"run stopped before reading it: nothing was written and the output tables are unchanged. "
             f"What to do: have the extract deliver the columns and types of the data contract again; if the change "
             f"is intended, update expectations/{table}.py and the code that reads the column, then rerun "
-            f"{_rerun(month)}. Details: {path / 'summary.json'}.")
+            f"{run.rerun}. Details: {path / 'summary.json'}.")
 
 
-def period_findings(config: Config, month: str, table: str, suite: TableSuite, counts: TableCounts,
+def period_findings(config: Config, run: Subject, table: str, suite: TableSuite, counts: TableCounts,
                     path: Path) -> tuple[list[str], list[str]]:
     """(failures, notes) of the partitions a month reads: an empty partition between two
     that hold rows (or at the end, when the last one is required) fails, and so does a
@@ -107,10 +119,10 @@ def period_findings(config: Config, month: str, table: str, suite: TableSuite, c
                  if filled else "no rows in any of them")
         failures.append(
             f"Source table {table} ({config.source_path(table)}) has no rows for {periods.column} "
-            f"{', '.join(gaps)} (rule {PERIOD_RULE}), which score month {month} reads; the table has {usual}. "
+            f"{', '.join(gaps)} (rule {PERIOD_RULE}), which {run.what} reads; the table has {usual}. "
             f"An empty partition means an incomplete extract, and variables computed without it would be "
             f"silently wrong, {NOTHING_WRITTEN}. What to do: reload {table} for {', '.join(gaps)} (check the "
-            f"extraction of that period), then rerun {_rerun(month)}. Details: {path / 'summary.json'}.")
+            f"extraction of that period), then rerun {run.rerun}. Details: {path / 'summary.json'}.")
     ratio = config.quality.min_month_rows_ratio
     thin = []
     for i, (period, n) in enumerate(rows):
@@ -127,13 +139,13 @@ def period_findings(config: Config, month: str, table: str, suite: TableSuite, c
             f"than in its other partitions (rule {THIN_RULE}: at least quality.min_month_rows_ratio = {ratio:.0%} "
             f"of the median). A partition cut short means an incomplete extract, and the variables of every "
             f"household missing from it would be silently wrong, {NOTHING_WRITTEN}. What to do: check the "
-            f"extraction of {', '.join(p for p, _, _ in thin)} and reload it, then rerun {_rerun(month)}. If the "
+            f"extraction of {', '.join(p for p, _, _ in thin)} and reload it, then rerun {run.rerun}. If the "
             f"drop is real (a change of scope), lower quality.min_month_rows_ratio with --conf. "
             f"Details: {path / 'summary.json'}.")
     return failures, notes
 
 
-def share_paragraph(config: Config, month: str, table: str, suite: TableSuite, counts: TableCounts,
+def share_paragraph(config: Config, run: Subject, table: str, suite: TableSuite, counts: TableCounts,
                     examples: Mapping[tuple[str, str], list[str]], path: Path, period: str | None = None) -> str:
     """The paragraph of a table (or one of its source months) with too many rejected rows."""
     limit = config.quality.max_quarantine_share
@@ -149,17 +161,17 @@ def share_paragraph(config: Config, month: str, table: str, suite: TableSuite, c
         scope = f" of {suite.periods.column} {period}"
         bad, read = counts.quarantined_by_period.get(period, 0), counts.by_period.get(period, 0)
     return (f"Source table {table} ({config.source_path(table)}): {bad:,} of its {read:,} rows{scope} read for "
-            f"score month {month} ({bad / read:.2%}) break row rules, more than quality.max_quarantine_share "
+            f"{run.what} ({bad / read:.2%}) break row rules, more than quality.max_quarantine_share "
             f"({limit:.2%}, per table and per source month; rule {SHARE_RULE}). Rules broken in the table: "
             f"{details}{more}. So many rejected rows point at the extract or at a rule rather than at a few bad "
             f"rows, {NOTHING_WRITTEN}. What to do: look at the rows (summary {path / 'summary.json'}, Great "
             f"Expectations' {path / f'{table}.gx.json'}); if the extract is wrong, fix and reload it; if a rule "
             f"is wrong (a new code, a higher ceiling), change expectations/{table}.py or conf quality.ceilings; "
-            f"then rerun `dmde score --month {month}`. To score with these rows set aside anyway, raise "
+            f"then rerun {run.rerun}. To go on with these rows set aside anyway, raise "
             f"quality.max_quarantine_share with --conf.")
 
 
-def table_level_findings(config: Config, month: str, suites: Mapping[str, TableSuite],
+def table_level_findings(config: Config, run: Subject, suites: Mapping[str, TableSuite],
                          counts: Mapping[str, TableCounts], examples: Mapping[tuple[str, str], list[str]],
                          path: Path) -> tuple[list[str], list[str]]:
     """(failures, notes): empty or thin partitions and shares of rejected rows above the
@@ -170,16 +182,16 @@ def table_level_findings(config: Config, month: str, suites: Mapping[str, TableS
     for table, suite in suites.items():
         c = counts[table]
         if suite.periods is not None:
-            failure, note = period_findings(config, month, table, suite, c, path)
+            failure, note = period_findings(config, run, table, suite, c, path)
             failures += failure
             notes += note
         if c.read and c.share > limit:
-            failures.append(share_paragraph(config, month, table, suite, c, examples, path))
+            failures.append(share_paragraph(config, run, table, suite, c, examples, path))
         elif suite.periods is not None:
             for period, bad in sorted(c.quarantined_by_period.items()):
                 read = c.by_period.get(period, 0)
                 if read and bad / read > limit:
-                    failures.append(share_paragraph(config, month, table, suite, c, examples, path, period))
+                    failures.append(share_paragraph(config, run, table, suite, c, examples, path, period))
     return failures, notes
 
 

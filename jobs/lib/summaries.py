@@ -91,7 +91,7 @@ def ingest_month(spark: SparkSession, config: Config, month: date, progress: Pro
     with publication:
         run_id = publication.run_id
         progress.say(f"run {run_id}: source month {month:%Y-%m}")
-        progress.stage("check schemas", check_source_schemas, spark, config, month, suites, run_id)
+        progress.stage("check schemas", check_source_schemas, spark, config, month, suites, run_id, job="ingest")
         sources = read_source_month(spark, config, month)
         validation = progress.stage("validate", validate, spark, config, sources, span, month, suites, run_id,
                                     progress, snapshot_months=snapshot_months(month))

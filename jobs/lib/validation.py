@@ -122,19 +122,20 @@ def schema_problems(suite: TableSuite, schema: StructType) -> list[report.Schema
 
 
 def check_source_schemas(spark: SparkSession, config: Config, month: date, suites: Mapping[str, TableSuite],
-                         run_id: str) -> None:
+                         run_id: str, *, job: str = "score") -> None:
     """The schema of every source table, from its Delta log (no data read): a drifted
-    column stops the run before the reads filter on it."""
+    column stops the run before the reads filter on it. `job`: the job whose `month` it is
+    (the messages name it and the command to rerun)."""
     missing = [name for name in SOURCE_TABLES if not tables.exists(config.source_path(name))]
     if missing:
-        raise DataQualityError([report.missing_table_paragraph(config, name, f"{month:%Y-%m}")
+        raise DataQualityError([report.missing_table_paragraph(config, name, report.subject(job, month))
                                 for name in missing])
     frames = {name: read_source(spark, config, name) for name in SOURCE_TABLES}
-    _raise_on_schema_drift(config, month, run_id, suites, frames)
+    _raise_on_schema_drift(config, month, run_id, suites, frames, report.subject(job, month))
 
 
 def _raise_on_schema_drift(config: Config, score_month: date, run_id: str, suites: Mapping[str, TableSuite],
-                           frames: Mapping[str, DataFrame]) -> None:
+                           frames: Mapping[str, DataFrame], run: report.Subject) -> None:
     problems = {table: schema_problems(suites[table], frames[table].schema) for table in suites}
     problems = {table: found for table, found in problems.items() if found}
     if not problems:
@@ -143,14 +144,13 @@ def _raise_on_schema_drift(config: Config, score_month: date, run_id: str, suite
     # GX's schema expectations run no Spark job: its report of the drift comes free.
     gx_results = run_great_expectations({t: frames[t] for t in problems}, suites, run_id=run_id,
                                         docs_dir=None, examples=0, schema_only=True)
-    month = f"{score_month:%Y-%m}"
     paragraphs = []
     for table, found in problems.items():
         try:
             rows = f"all {tables.row_count(config.source_path(table)):,} rows of the table are affected"
         except Exception:  # noqa: BLE001 - the count only decorates the message
             rows = "every row of the table is affected"
-        paragraphs.append(report.schema_paragraph(config, month, table, found, rows, path))
+        paragraphs.append(report.schema_paragraph(config, run, table, found, rows, path))
     report.write_results(path, run_id=run_id, score_month=score_month, suites=suites, counts={},
                          gx_results=gx_results, failures=paragraphs, notes=[], examples={},
                          schema={t: [str(p) for p in found] for t, found in problems.items()})
@@ -200,7 +200,8 @@ def validate(spark: SparkSession, config: Config, sources: Sources, span: Span, 
         counts = progress.stage("validate: quarantine", table_counts, frames, quarantine, suites)
         examples = rule_examples(quarantine, config.quality.examples_per_rule) \
             if any(c.quarantined for c in counts.values()) else {}
-        failures, notes = report.table_level_findings(config, f"{score_month:%Y-%m}", suites, counts, examples, path)
+        failures, notes = report.table_level_findings(config, report.subject(progress.job, score_month), suites,
+                                                       counts, examples, path)
         gx_results = progress.stage(
             "validate: great expectations", run_great_expectations,
             tagged, suites, run_id=run_id, docs_dir=path / "data_docs" if config.quality.data_docs else None,
