@@ -3,12 +3,14 @@
     python scripts/bench_delta_write.py --data-dir /tmp/bench1m [--month 2026-02] [--rounds 3]
 
 Reads the month's published `features` and `scores` (a data dir `bench_score.py` scored),
-holds them in memory, then writes each, in alternation and `--rounds` times, to a fresh
-Delta table of a temporary folder as `dmde score` does (partitioned like the table, one
-commit), with Delta's default file statistics (the first 32 columns) and with the
-statistics `conf/` configures for the table (`delta.stats_columns`, as `dmde score` writes
-it); and, for reference, as plain Parquet. Prints each write's seconds and the medians (the first round, which warms the
-JVM up, left out when there are more).
+holds them in memory spread over the shuffle partitions by household (as the join that
+computes them leaves them), then writes each, in alternation and `--rounds` times, to a
+fresh Delta table of a temporary folder as `dmde score` does (partitioned like the table,
+one commit): with Delta's defaults (statistics of the first 32 columns, a file per
+partition per task), and with the table properties `conf/` configures (`delta.stats_columns`,
+`delta.optimize_write`, exactly what `dmde score` writes with); and, for reference, as
+plain Parquet. Prints each write's seconds and files, and the medians (the first round,
+which warms the JVM up, left out when there are more).
 """
 from __future__ import annotations
 
@@ -18,10 +20,11 @@ import statistics
 import tempfile
 import time
 from datetime import date
+from pathlib import Path
 
 from jobs.lib import delta
 from jobs.lib.config import load_config
-from jobs.lib.publish import read_published
+from jobs.lib.publish import read_published, table_options
 from jobs.lib.spark import session_for
 
 
@@ -35,7 +38,9 @@ def main() -> None:
     config = load_config(overrides={"data_dir": args.data_dir})
     spark = session_for(config)
     month = date.fromisoformat(args.month + "-01")
-    frames = {table: read_published(spark, config, table, month).cache() for table in ("features", "scores")}
+    spread = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    frames = {table: read_published(spark, config, table, month).repartition(spread, "household_id").cache()
+              for table in ("features", "scores")}
     for table, df in frames.items():
         print(f"{table}: {df.count():,} rows, {len(df.columns)} columns (held in memory)")
     seconds: dict[tuple[str, str], list[float]] = {}
@@ -43,9 +48,8 @@ def main() -> None:
     try:
         for round_ in range(args.rounds):
             for table, df in frames.items():
-                configured = {"delta.dataSkippingStatsColumns": ",".join(config.delta.stats_columns[table])}
-                variants = {"delta, default statistics": {}, "delta, configured statistics": configured,
-                            "parquet": None}
+                variants = {"delta, Delta's defaults": {},
+                            "delta, as configured": table_options(config, table)["properties"], "parquet": None}
                 for variant, properties in variants.items():
                     path = f"{work}/{table}-{round_}-{variant.replace(' ', '_').replace(',', '')}"
                     started = time.perf_counter()
@@ -56,12 +60,13 @@ def main() -> None:
                                     run_id="bench", operation="BENCH", properties=properties)
                     took = time.perf_counter() - started
                     seconds.setdefault((table, variant), []).append(took)
-                    print(f"round {round_ + 1} {table:<9} {variant:<32} {took:6.2f} s", flush=True)
+                    files = sum(1 for _ in Path(path).rglob("*.parquet"))
+                    print(f"round {round_ + 1} {table:<9} {variant:<24} {took:6.2f} s {files:5d} files", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\nmedians:")
     for (table, variant), values in seconds.items():
-        print(f"  {table:<9} {variant:<32} {statistics.median(values[1:] or values):6.2f} s")
+        print(f"  {table:<9} {variant:<24} {statistics.median(values[1:] or values):6.2f} s")
 
 
 if __name__ == "__main__":
