@@ -36,9 +36,6 @@ class DeltaSettings(Strict):
     # table -> the columns Delta keeps file statistics of (delta.dataSkippingStatsColumns);
     # a table not listed keeps Delta's default (its first 32 columns)
     stats_columns: dict[NonEmptyStr, Annotated[tuple[NonEmptyStr, ...], list_to_tuple]] = Field(default_factory=dict)
-    # tables Delta writes with its optimized write (delta.autoOptimize.optimizeWrite): rows
-    # grouped by partition before the write, a file per partition rather than one per task
-    optimize_write: Annotated[tuple[NonEmptyStr, ...], list_to_tuple] = ()
 
     def jar_files(self, project_dir: Path) -> list[Path]:
         folder = Path(self.jars_dir) if Path(self.jars_dir).is_absolute() else project_dir / self.jars_dir

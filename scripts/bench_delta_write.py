@@ -3,14 +3,14 @@
     python scripts/bench_delta_write.py --data-dir /tmp/bench1m [--month 2026-02] [--rounds 3]
 
 Reads the month's published `features` and `scores` (a data dir `bench_score.py` scored),
-holds them in memory spread over the shuffle partitions by household (as the join that
-computes them leaves them), then writes each, in alternation and `--rounds` times, to a
-fresh Delta table of a temporary folder as `dmde score` does (partitioned like the table,
-one commit): with Delta's defaults (statistics of the first 32 columns, a file per
-partition per task), and with the table properties `conf/` configures (`delta.stats_columns`,
-`delta.optimize_write`, exactly what `dmde score` writes with); and, for reference, as
-plain Parquet. Prints each write's seconds and files, and the medians (the first round,
-which warms the JVM up, left out when there are more).
+holds them in memory spread over the shuffle partitions as `dmde score` leaves them
+(features by household, the join's key; scores by Caf, the ranking window's), then writes
+each, in alternation and `--rounds` times, to a fresh Delta table of a temporary folder as
+`dmde score` does (partitioned like the table, one commit): with Delta's defaults
+(statistics of the first 32 columns), and with the table properties `dmde score` writes
+with (`publish.table_options`: the statistics `delta.stats_columns` configures); and, for
+reference, as plain Parquet. Prints each write's seconds and files, and the medians (the
+first round, which warms the JVM up, left out when there are more).
 """
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ def main() -> None:
     spark = session_for(config)
     month = date.fromisoformat(args.month + "-01")
     spread = int(spark.conf.get("spark.sql.shuffle.partitions"))
-    frames = {table: read_published(spark, config, table, month).repartition(spread, "household_id").cache()
-              for table in ("features", "scores")}
+    frames = {table: read_published(spark, config, table, month).repartition(spread, key).cache()
+              for table, key in (("features", "household_id"), ("scores", "caf"))}
     for table, df in frames.items():
         print(f"{table}: {df.count():,} rows, {len(df.columns)} columns (held in memory)")
     seconds: dict[tuple[str, str], list[float]] = {}

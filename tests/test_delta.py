@@ -17,8 +17,6 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, DecimalType, DoubleType, StringType, StructField, StructType, TimestampType
 
 from jobs.lib import delta
-from jobs.lib.config import load_config
-from jobs.lib.publish import table_options
 
 PARTITIONS = ["caf", "score_month"]
 SCHEMA = StructType([
@@ -209,22 +207,3 @@ def test_statistics_follow_the_configured_columns_even_on_a_table_created_before
     assert DeltaTable(path).protocol().min_reader_version == 1
     assert pl.read_delta(path).height == 8
 
-
-def test_the_optimized_write_leaves_one_file_per_partition(spark, tmp_path):
-    """Each Caf's rows spread over 4 tasks: Delta's default writes a file per Caf per task;
-    with `delta.autoOptimize.optimizeWrite` (conf `delta.optimize_write`) one file per Caf,
-    and the same rows."""
-    rows = scores(spark, JAN).repartition(4, "household_id").unionByName(
-        scores(spark, JAN, score=0.25).withColumn("household_id", F.concat("household_id", F.lit("-2")))
-        .repartition(4, "household_id"))
-
-    def files(path: str) -> int:
-        return len(delta.live_files(path))
-
-    default, optimized = str(tmp_path / "default"), str(tmp_path / "optimized")
-    write(rows, default)
-    write(rows, optimized, properties={"delta.autoOptimize.optimizeWrite": "true"})
-    assert files(default) > 2
-    assert files(optimized) == 2  # Caf 13 and Caf 75 of January
-    assert_df_equality(delta.read(spark, default), delta.read(spark, optimized), ignore_row_order=True)
-    assert table_options(load_config(env="local"), "features")["properties"]["delta.autoOptimize.optimizeWrite"] == "true"

@@ -299,8 +299,6 @@ def table_options(config: Config, table: str) -> dict:
         properties["delta.appendOnly"] = "true"
     if table in config.delta.stats_columns:
         properties["delta.dataSkippingStatsColumns"] = ",".join(config.delta.stats_columns[table])
-    if table in config.delta.optimize_write:
-        properties["delta.autoOptimize.optimizeWrite"] = "true"
     return {"properties": properties, "constraints": CONSTRAINTS.get(table, {})}
 
 
