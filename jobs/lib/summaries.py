@@ -126,17 +126,17 @@ def months_read(table: str, month: date) -> list[date]:
     return snapshot_months(month) if table == "households" else [month]
 
 
-def month_files(config: Config, table: str, month: date, version: int | None = None) -> set[str]:
-    """The files of a source table (at `version`) that may hold rows the summary of
-    `month` depends on: by partition value when the table is partitioned on its date
-    column, else by the file's min/max statistics of that column (a file without them may
-    hold any date)."""
+def month_files(config: Config, table: str, month: date, live_files: Sequence[Mapping]) -> set[str]:
+    """The files of a source table (among its `live_files`, `delta.live_files`) that may
+    hold rows the summary of `month` depends on: by partition value when the table is
+    partitioned on its date column, else by the file's min/max statistics of that column
+    (a file without them may hold any date)."""
     column = DATE_COLUMNS[table]
     wanted = months_read(table, month)
     first, last_day = wanted[0], add_months(wanted[-1], 1) - timedelta(days=1)
     partitioned = column in config.partition_by(table)
     out = set()
-    for f in delta.live_files(config.source_path(table), version):
+    for f in live_files:
         if partitioned:
             matters = _as_date(f.get(f"partition.{column}")) in wanted
         else:
@@ -173,6 +173,13 @@ def stale_months(spark: SparkSession, config: Config, months: Sequence[date]) ->
     commits = delta.history(path) if delta.exists(path) else []
     current = source_versions(config)
     by_version = {c["version"]: c for c in commits}
+    listed: dict[tuple[str, int], list[dict]] = {}  # each table's log read once per version, not per month
+
+    def files(table: str, month: date, version: int) -> set[str]:
+        if (table, version) not in listed:
+            listed[table, version] = delta.live_files(config.source_path(table), version)
+        return month_files(config, table, month, listed[table, version])
+
     out: dict[date, str] = {}
     for month in months:
         version = published.get(month)
@@ -188,7 +195,7 @@ def stale_months(spark: SparkSession, config: Config, months: Sequence[date]) ->
         try:  # a table at the version the summary was built from is unchanged: no file to compare
             changed = [table for table in SUMMARISED if table not in built_from or
                        built_from[table] != current[table] and
-                       month_files(config, table, month, built_from[table]) != month_files(config, table, month)]
+                       files(table, month, built_from[table]) != files(table, month, current[table])]
         except (FileNotFoundError, OSError, ValueError) as err:  # a version past the log's retention
             out[month] = f"the source versions it was built from cannot be read any more ({err})"
             continue
