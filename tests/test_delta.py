@@ -206,4 +206,3 @@ def test_statistics_follow_the_configured_columns_even_on_a_table_created_before
     assert delta.version(path) == before + 3
     assert DeltaTable(path).protocol().min_reader_version == 1
     assert pl.read_delta(path).height == 8
-
