@@ -126,12 +126,12 @@ def check_source_schemas(spark: SparkSession, config: Config, month: date, suite
     """The schema of every source table, from its Delta log (no data read): a drifted
     column stops the run before the reads filter on it. `job`: the job whose `month` it is
     (the messages name it and the command to rerun)."""
+    run = report.subject(job, month)
     missing = [name for name in SOURCE_TABLES if not tables.exists(config.source_path(name))]
     if missing:
-        raise DataQualityError([report.missing_table_paragraph(config, name, report.subject(job, month))
-                                for name in missing])
+        raise DataQualityError([report.missing_table_paragraph(config, name, run) for name in missing])
     frames = {name: read_source(spark, config, name) for name in SOURCE_TABLES}
-    _raise_on_schema_drift(config, month, run_id, suites, frames, report.subject(job, month))
+    _raise_on_schema_drift(config, month, run_id, suites, frames, run)
 
 
 def _raise_on_schema_drift(config: Config, score_month: date, run_id: str, suites: Mapping[str, TableSuite],
