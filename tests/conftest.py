@@ -14,18 +14,17 @@ from tests.loop import REPLAY_MONTHS, replay_config
 def spark():
     from jobs.lib.config import load_config
 
+    config = load_config(env="local")
     session = get_spark(
         "dmde-tests",
         master="local[2]",
-        conf={
+        conf={  # the project's settings, sized down for small test data
+            **config.spark.conf,
             "spark.sql.shuffle.partitions": 2,
             "spark.default.parallelism": 2,
-            "spark.ui.enabled": False,
             "spark.driver.memory": "4g",
-            "spark.sql.adaptive.enabled": True,
-            "spark.databricks.delta.snapshotPartitions": 2,
         },
-        jars=load_config(env="local").delta_jars,
+        jars=config.delta_jars,
     )
     yield session
     session.stop()
