@@ -13,6 +13,7 @@ import sys
 import uuid
 from datetime import date
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from domain.calendar import Span, add_months, months_between
@@ -60,7 +61,8 @@ def generate(spark: SparkSession, config: Config, *, households: int, start: dat
     partitions = partitions or max(4, households // 50_000)
 
     ids = spark.range(0, households, numPartitions=partitions)
-    frame = synth.household_frame(ids, spec, cafs, period, seed)
+    # Six tables read the households' static draws: drawn once, kept for all of them.
+    frame = synth.household_frame(ids, spec, cafs, period, seed).persist(StorageLevel.MEMORY_AND_DISK)
     months = synth.household_months(frame, spec, period, config.smic_table, seed)
     truth_intercepts: dict[str, float] = {}
 
@@ -87,7 +89,10 @@ def generate(spark: SparkSession, config: Config, *, households: int, start: dat
                        synthetic.controls_mark(seed, truth_intercepts) if name == "controls" else None)
         return tables.row_count(config.source_path(name))
 
-    return {name: progress.stage(f"write {name}", write, name) for name in frames}
+    try:
+        return {name: progress.stage(f"write {name}", write, name) for name in frames}
+    finally:
+        frame.unpersist()
 
 
 def opbd_controls(spark: SparkSession, config: Config, spec: SynthSpec, households: int, period: synth.Period,
