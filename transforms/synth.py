@@ -455,7 +455,10 @@ def declarations_table(households: DataFrame, spec: SynthSpec, period: Period,
     d = spec.declarations
     quarters = F.array(*[F.struct(F.lit(q).alias("quarter_start"), F.lit(m).alias("qm"))
                          for q, m in period.quarter_starts()])
-    frame = households.select("*", F.explode(quarters).alias("q")).select(
+    # Only a household with an RSA regime or the PA trait is ever paid either (`rsa_paid`,
+    # `pa_paid`): the others are left out before their quarters are drawn.
+    may_declare = households.select("*", _keep_when((F.col("rsa_regime") != "none") | F.col("pa"))).drop("kept")
+    frame = may_declare.select("*", F.explode(quarters).alias("q")).select(
         "*", F.col("q.quarter_start").alias("quarter_start"), F.col("q.qm").alias("qm"))
     months = [F.col("qm") + k for k in range(3)]
     # The situation of each month of the quarter, one step at a time (see below).
