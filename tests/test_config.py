@@ -228,7 +228,8 @@ def test_conf_file_then_overrides_merge_last(conf_dir, tmp_path):
                                     "capacity": {"per_caf_monthly": {"59": 1200}}})
     assert config.spark.master is None  # cluster
     assert config.spark.conf == {"spark.sql.shuffle.partitions": 16,
-                                 "spark.sql.adaptive.enabled": True}
+                                 "spark.sql.adaptive.enabled": True,
+                                 "spark.sql.codegen.hugeMethodLimit": 8000}
     assert (config.windows.short_months, config.windows.long_months) == (6, 24)
     assert config.data_dir == tmp_path / "x"
     assert config.capacity.per_caf_monthly == {"59": 1200}
