@@ -14,9 +14,10 @@ them. A run therefore:
    the tables it committed are rolled back (Delta RESTORE when its commit is the table's
    last, else its month's partitions are copied back from the version before it) and a
    `failed` row records it;
-2. computes everything, then **commits** each table (`replaceWhere` on its month), every
-   commit carrying the same transaction identifier, so that a run presumed dead and
-   replaced can no longer commit over its successor;
+2. computes everything, then **commits** each table (`replaceWhere` on its month; the
+   tables at the same time, each its own Delta transaction), every commit carrying the
+   same transaction identifier, so that a run presumed dead and replaced can no longer
+   commit over its successor;
 3. **publishes** a `succeeded` row recording the version of every table it committed. A
    run that fails undoes its own commits and records a `failed` row with the reason.
 
@@ -33,10 +34,12 @@ import signal
 import socket
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from pyspark import inheritable_thread_target
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -209,24 +212,20 @@ class Publication:
                meta: Mapping[str, Mapping[str, object]] | None = None) -> dict:
         """Commit every table of the scope (each over its scope's rows, with `meta[table]`
         added to its commit's metadata), then publish `row` (the ledger's other columns) as
-        succeeded; the published row."""
-        for table, df in frames.items():
-            started = time.perf_counter()
-            commit = delta.write(
-                df, self._path(table), partition_by=self.config.partition_by(table), mode="overwrite",
-                replace=self.scope[table], run_id=self.run_id, operation=f"{self.job.upper()} {self.month:%Y-%m}",
-                meta={"score_month": str(self.month), **(meta or {}).get(table, {})},
-                txn=(self.app_id, self.claim), **table_options(self.config, table))
-            if commit is None:
-                raise SupersededError(
-                    f"run {self.run_id} was presumed dead and replaced by a newer {self.job} run of "
-                    f"{self.month:%Y-%m} (Delta refused its commit to {table}); it stops here.")
-            self.committed[table] = commit
-            if progress is not None:
-                rows = f", {commit.rows:,} rows" if commit.rows is not None else ""
-                progress.say(f"committed {table} (version {commit.version}{rows}) in "
-                             f"{time.perf_counter() - started:.1f} s")
-            _failpoint(f"after_commit:{table}")
+        succeeded; the published row.
+
+        The tables are written at the same time, each from its own thread (one Spark job
+        and one Delta transaction per table): a table's driver-side work (Delta's log,
+        its commit) overlaps the other tables' tasks. When a write fails, the others are
+        waited for, then the first error is raised (and `fail` rolls back what committed).
+        """
+        with ThreadPoolExecutor(max_workers=len(frames) or 1, thread_name_prefix="dmde-commit") as pool:
+            writes = [pool.submit(inheritable_thread_target(self._commit_table), table, df, progress,
+                                  (meta or {}).get(table, {}))
+                      for table, df in frames.items()]
+            errors = [w.exception() for w in writes if w.exception() is not None]
+        if errors:
+            raise errors[0]
         if self._has_outcome():
             raise SupersededError(f"run {self.run_id} was presumed dead and recorded as failed by a newer run of "
                                   f"{self.month:%Y-%m}; its commits are not published.")
@@ -236,6 +235,24 @@ class Publication:
         self._append(published)
         _failpoint("after_publish")
         return published
+
+    def _commit_table(self, table: str, df: DataFrame, progress, meta: Mapping[str, object]) -> None:
+        started = time.perf_counter()
+        commit = delta.write(
+            df, self._path(table), partition_by=self.config.partition_by(table), mode="overwrite",
+            replace=self.scope[table], run_id=self.run_id, operation=f"{self.job.upper()} {self.month:%Y-%m}",
+            meta={"score_month": str(self.month), **meta}, txn=(self.app_id, self.claim),
+            **table_options(self.config, table))
+        if commit is None:
+            raise SupersededError(
+                f"run {self.run_id} was presumed dead and replaced by a newer {self.job} run of "
+                f"{self.month:%Y-%m} (Delta refused its commit to {table}); it stops here.")
+        self.committed[table] = commit
+        if progress is not None:
+            rows = f", {commit.rows:,} rows" if commit.rows is not None else ""
+            progress.say(f"committed {table} (version {commit.version}{rows}) in "
+                         f"{time.perf_counter() - started:.1f} s")
+        _failpoint(f"after_commit:{table}")
 
     def _has_outcome(self) -> bool:
         return any(r.run_id == self.run_id and r.status != "running" for r in self._ledger_rows())
