@@ -223,7 +223,7 @@ class Publication:
             writes = [pool.submit(inheritable_thread_target(self._commit_table), table, df, progress,
                                   (meta or {}).get(table, {}))
                       for table, df in frames.items()]
-            errors = [w.exception() for w in writes if w.exception() is not None]
+            errors = [error for error in (w.exception() for w in writes) if error is not None]
         if errors:
             raise errors[0]
         if self._has_outcome():
